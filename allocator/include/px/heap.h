@@ -1,0 +1,321 @@
+// px/heap.h — the context heap: the whole contract of px_allocator.
+//
+// A Heap is a bump allocator with snapshots. A parallel context takes a snapshot before a
+// callback and rewinds to it afterwards: everything allocated in between is released at once,
+// at a cost that grows with the number of chunks the callback used, never with the number of
+// objects it made.
+//
+// What a heap promises:
+//   * Every heap's memory lies in one virtual-address region reserved for the whole process,
+//     so owner_of(p) answers "is this context memory, and whose?" with a subtract, a compare
+//     and one table load. Memory outside the region belongs to the main thread.
+//   * alloc() returns 16-byte-aligned memory (alloc_aligned: any power of two up to 64 KiB).
+//     A 16-byte header before every block records its size, so free(), realloc() and
+//     usable_size() work on any pointer the heap returned.
+//   * free() makes a block reusable inside the current snapshot through size-class free lists:
+//     a callback that allocates and frees in a loop stays small. A block allocated *before*
+//     the current snapshot and freed after it becomes reusable when that snapshot is rewound
+//     (reusing it earlier would corrupt the state the rewind restores).
+//   * Snapshots nest like a stack. rewind(s) releases everything allocated since s, including
+//     snapshots taken after s. Rewinding to a snapshot of another heap, to one already
+//     rewound (or discarded by rewinding an outer one), or from inside a cleanup callback is
+//     refused with a RewindStatus that says which mistake it was; the heap is left unchanged.
+//   * Cleanups (add_cleanup) registered after a snapshot run when it is rewound, newest
+//     first, exactly once, before any memory is released. A cancelled cleanup never runs.
+//   * A byte limit (set_limit) makes allocations that would exceed it return nullptr; the
+//     heap stays consistent and is fully usable again after a rewind or some frees.
+//   * Chunks released by a rewind are cached for reuse; only the cache above
+//     HeapOptions::cache_bytes goes back to the operating system.
+//
+// Bytes in use, the quantity the limit and the stats count, are gross: a block of n <= 32 KiB
+// bytes counts 16 + class_size(n); a larger block counts 32 + n rounded up to 16.
+//
+// A Heap is used by one thread at a time. owner_of() may be called from any thread.
+//
+// Poisoning: with PX_TRACK_ASAN (the asan preset) free, unallocated and rewound memory is
+// ASan-poisoned, so touching it is a sanitizer report; with PX_TRACK_VALGRIND the same goes
+// through Valgrind client requests. HeapOptions::poison_rewound additionally maps rewound
+// pages PROT_NONE in any build, so a dangling pointer faults at once.
+// HeapOptions::malloc_per_allocation makes every block a separate malloc() so ASan records
+// an allocation and a free stack for each one.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "px/detail/track.h"
+
+namespace px {
+
+class Heap;
+
+struct HeapOptions {
+    std::size_t limit = 0;              // bytes in use allowed; 0 means no limit
+    std::size_t cache_bytes = 8u << 20; // chunk bytes kept for reuse after a rewind
+    bool poison_rewound = false;        // PROT_NONE rewound pages (release-build poison mode)
+    bool malloc_per_allocation = false; // debug: every block its own malloc()
+};
+
+struct HeapStats {
+    std::size_t bytes_in_use = 0;   // gross bytes of live blocks
+    std::size_t high_water = 0;     // largest bytes_in_use seen
+    std::size_t chunk_bytes = 0;    // bytes of chunks holding blocks now
+    std::size_t cached_bytes = 0;   // bytes of chunks kept for reuse
+    std::size_t chunks = 0;         // chunks holding blocks now (large blocks included)
+    std::uint64_t allocations = 0;  // successful allocations, ever
+    std::uint64_t frees = 0;        // explicit frees, ever
+    std::uint64_t failed = 0;       // allocations refused by the limit or the OS
+    std::uint64_t snapshots = 0;    // snapshots taken, ever
+    std::uint64_t rewinds = 0;      // successful rewinds, ever
+    std::uint32_t depth = 0;        // snapshots open now
+};
+
+// A snapshot names one point in one heap's history. It is a value: copying it is free and it
+// owns nothing. Only rewind() gives it meaning.
+struct Snapshot {
+    std::uint64_t heap_id = 0; // 0: never taken
+    std::uint64_t serial = 0;
+    std::uint32_t depth = 0;
+};
+
+enum class RewindStatus {
+    ok,
+    never_taken,        // a default-constructed Snapshot
+    foreign,            // taken on another heap
+    stale,              // already rewound, or discarded by rewinding an older snapshot
+    inside_cleanup,     // rewind() called from a cleanup callback of this heap's rewind
+};
+
+// A sentence for logs and error messages, e.g. "snapshot was already rewound".
+const char* describe(RewindStatus status) noexcept;
+
+using CleanupFn = void (*)(void* arg);
+struct Cleanup; // opaque handle; lives in the heap that made it
+
+// Which heap owns p, or nullptr when p is not context memory (main-thread memory, static
+// data, a stack). O(1); safe from any thread. A pointer into a block freed to a free list
+// still reports its heap; a pointer into memory returned to the OS reports nullptr.
+inline Heap* owner_of(const void* p) noexcept;
+inline bool is_context_memory(const void* p) noexcept;
+
+// Size classes: blocks up to 1 KiB round up to 16 bytes, up to 32 KiB to a quarter of a
+// power of two; larger blocks get a chunk of their own.
+constexpr std::size_t kSmallMax = 1024;
+constexpr std::size_t kMediumMax = 32 * 1024;
+constexpr unsigned kClassCount = 64 + 20;
+constexpr unsigned size_class(std::size_t n) noexcept;
+constexpr std::size_t class_size(unsigned cls) noexcept;
+
+class Heap {
+public:
+    explicit Heap(const HeapOptions& options = {});
+    ~Heap(); // runs pending cleanups, then releases every chunk
+    Heap(const Heap&) = delete;
+    Heap& operator=(const Heap&) = delete;
+
+    // Allocation. nullptr when the limit would be exceeded or the OS refuses memory.
+    void* alloc(std::size_t size) noexcept;
+    void* alloc_aligned(std::size_t size, std::size_t alignment) noexcept; // power of two
+    void* realloc(void* p, std::size_t size) noexcept; // realloc(nullptr, n) == alloc(n)
+    void free(void* p) noexcept;                       // free(nullptr) is a no-op
+    static std::size_t usable_size(const void* p) noexcept; // >= the size asked for
+
+    // Snapshots.
+    Snapshot snapshot() noexcept; // O(1)
+    [[nodiscard]] RewindStatus rewind(const Snapshot& s) noexcept;
+    std::uint32_t depth() const noexcept { return top_; }
+
+    // Cleanups run at the rewind of the innermost snapshot open when they were added (or at
+    // destruction). nullptr when the limit is reached.
+    Cleanup* add_cleanup(CleanupFn fn, void* arg) noexcept;
+    void cancel_cleanup(Cleanup* c) noexcept; // O(1); c must not have run yet
+
+    void set_limit(std::size_t bytes) noexcept { limit_ = bytes ? bytes : SIZE_MAX; }
+    std::size_t limit() const noexcept { return limit_ == SIZE_MAX ? 0 : limit_; }
+    HeapStats stats() const noexcept;
+    std::uint64_t id() const noexcept { return id_; }
+    const HeapOptions& options() const noexcept { return options_; }
+
+    // Returns cached chunks to the OS, keeping at most keep_bytes.
+    void trim(std::size_t keep_bytes = 0) noexcept;
+
+private:
+    struct Block; // a freed block: a link through its first word
+    struct Frame;
+    struct Chunk;
+    struct MallocLink;
+    friend struct HeapInternals;
+
+    void* alloc_slow(std::size_t size, std::size_t alignment) noexcept;
+    void free_slow(void* p) noexcept;
+    bool push_frame() noexcept;
+
+    // Hot fields first: the fast paths touch only this cache line.
+    char* pos_ = nullptr;         // bump pointer in the current chunk
+    char* end_ = nullptr;         // end of usable memory in the current chunk
+    Block** heads_ = nullptr;     // free lists of the innermost frame
+    std::uint64_t top_serial_ = 0; // serial of the innermost frame (the gen of new blocks)
+    std::size_t in_use_ = 0;
+    std::size_t high_water_ = 0;
+    std::size_t limit_ = SIZE_MAX;
+    std::uint64_t allocations_ = 0;
+
+    std::uint64_t frees_ = 0;
+    std::uint64_t failed_ = 0;
+    std::uint64_t snapshots_ = 0;
+    std::uint64_t rewinds_ = 0;
+    std::uint64_t id_ = 0;
+    std::uint64_t next_serial_ = 1;
+    Frame* frames_ = nullptr; // frames_[0] is the base; frames_[top_] the innermost
+    std::uint32_t top_ = 0;
+    std::uint32_t frame_capacity_ = 0;
+    bool rewinding_ = false;
+    Chunk* chunks_ = nullptr;  // chunks holding blocks, newest first
+    Chunk* large_ = nullptr;   // dedicated chunks of large blocks, newest first
+    Chunk* cache_ = nullptr;   // released chunks kept for reuse
+    std::size_t chunk_bytes_ = 0;
+    std::size_t cached_bytes_ = 0;
+    std::size_t chunk_count_ = 0;
+    std::size_t next_chunk_size_ = 0;
+    Cleanup* cleanups_ = nullptr; // newest first
+    MallocLink* malloc_blocks_ = nullptr; // malloc_per_allocation mode, newest first
+    HeapOptions options_;
+};
+
+// ---- Implementation details below this line; not part of the contract. ----
+
+namespace detail {
+
+// The header before every block.
+struct BlockHeader {
+    std::uint64_t size; // bytes asked for
+    std::uint64_t gen;  // serial of the frame that allocated it, plus flag bits
+};
+constexpr std::uint64_t kGenFreed = 1ull << 63;  // on a free list or pending
+constexpr std::uint64_t kGenLarge = 1ull << 62;  // owns a dedicated chunk
+constexpr std::uint64_t kGenMalloc = 1ull << 61; // malloc_per_allocation block
+constexpr std::uint64_t kGenFlags = kGenFreed | kGenLarge | kGenMalloc;
+
+// What owner_of() reads. base and size are written once, when the region is reserved; the
+// table entries whenever a chunk changes hands. All loads are relaxed except `size`, which
+// publishes the other two.
+struct RegionView {
+    std::atomic<std::uintptr_t> base{0};
+    std::atomic<std::uintptr_t> size{0};
+    std::atomic<std::atomic<Heap*>*> table{nullptr};
+    std::atomic<int> malloc_heaps{0}; // heaps in malloc_per_allocation mode
+};
+extern RegionView g_region;
+Heap* owner_of_malloc_block(const void* p) noexcept;
+
+inline BlockHeader* header_of(const void* p) noexcept {
+    return reinterpret_cast<BlockHeader*>(const_cast<char*>(static_cast<const char*>(p)) -
+                                          sizeof(BlockHeader));
+}
+
+} // namespace detail
+
+constexpr unsigned size_class(std::size_t n) noexcept {
+    if (n <= kSmallMax)
+        return n == 0 ? 0 : static_cast<unsigned>((n + 15) / 16 - 1);
+    // (2^k, 2^(k+1)] is split into four classes, for k = 10 .. 14.
+    unsigned k = 63 - static_cast<unsigned>(__builtin_clzll(n - 1));
+    unsigned quarter = static_cast<unsigned>((n - 1 - (std::size_t{1} << k)) >> (k - 2));
+    return 64 + (k - 10) * 4 + quarter;
+}
+
+constexpr std::size_t class_size(unsigned cls) noexcept {
+    if (cls < 64)
+        return (cls + 1) * std::size_t{16};
+    unsigned m = cls - 64, k = 10 + m / 4;
+    return (std::size_t{1} << k) + (m % 4 + 1) * (std::size_t{1} << (k - 2));
+}
+
+inline bool is_context_memory(const void* p) noexcept {
+    std::uintptr_t size = detail::g_region.size.load(std::memory_order_acquire);
+    std::uintptr_t off =
+        reinterpret_cast<std::uintptr_t>(p) - detail::g_region.base.load(std::memory_order_relaxed);
+    if (off < size) [[likely]]
+        return true;
+    if (detail::g_region.malloc_heaps.load(std::memory_order_relaxed) == 0) [[likely]]
+        return false;
+    return detail::owner_of_malloc_block(p) != nullptr;
+}
+
+inline Heap* owner_of(const void* p) noexcept {
+    std::uintptr_t size = detail::g_region.size.load(std::memory_order_acquire);
+    std::uintptr_t off =
+        reinterpret_cast<std::uintptr_t>(p) - detail::g_region.base.load(std::memory_order_relaxed);
+    if (off < size) [[likely]]
+        return detail::g_region.table.load(std::memory_order_relaxed)[off >> 16].load(
+            std::memory_order_relaxed);
+    if (detail::g_region.malloc_heaps.load(std::memory_order_relaxed) == 0) [[likely]]
+        return nullptr;
+    return detail::owner_of_malloc_block(p);
+}
+
+struct Heap::Block {
+    Block* next;
+};
+
+inline void* Heap::alloc(std::size_t size) noexcept {
+    if (size > kSmallMax) [[unlikely]]
+        return alloc_slow(size, 16);
+    unsigned cls = size_class(size);
+    std::size_t gross = class_size(cls) + sizeof(detail::BlockHeader);
+    if (in_use_ + gross > limit_) [[unlikely]]
+        return alloc_slow(size, 16);
+    char* block;
+    if (Block* b = heads_[cls]) {
+        px_track_unpoison(b, sizeof(Block));
+        heads_[cls] = b->next;
+        px_track_poison(b, sizeof(Block));
+        block = reinterpret_cast<char*>(b) - sizeof(detail::BlockHeader);
+    } else {
+        block = pos_;
+        if (static_cast<std::size_t>(end_ - block) < gross) [[unlikely]]
+            return alloc_slow(size, 16);
+        pos_ = block + gross;
+    }
+    px_track_unpoison(block, sizeof(detail::BlockHeader));
+    auto* h = reinterpret_cast<detail::BlockHeader*>(block);
+    h->size = size;
+    h->gen = top_serial_;
+    px_track_poison(block, sizeof(detail::BlockHeader));
+    in_use_ += gross;
+    if (in_use_ > high_water_)
+        high_water_ = in_use_;
+    ++allocations_;
+    char* p = block + sizeof(detail::BlockHeader);
+    px_track_alloc(p, size);
+    return p;
+}
+
+inline void Heap::free(void* p) noexcept {
+    if (p == nullptr)
+        return;
+    detail::BlockHeader* h = detail::header_of(p);
+    px_track_unpoison(h, sizeof(*h));
+    std::uint64_t gen = h->gen;
+    std::uint64_t size = h->size;
+    // One compare: a block of the innermost frame with no flag set (flags are the top bits).
+    if (gen != top_serial_ || size > kSmallMax) [[unlikely]] {
+        px_track_poison(h, sizeof(*h));
+        free_slow(p);
+        return;
+    }
+    h->gen = gen | detail::kGenFreed;
+    px_track_poison(h, sizeof(*h));
+    unsigned cls = size_class(size);
+    px_track_free(p, class_size(cls));
+    px_track_unpoison(p, sizeof(Block));
+    auto* b = static_cast<Block*>(p);
+    b->next = heads_[cls];
+    heads_[cls] = b;
+    px_track_poison(p, sizeof(Block));
+    in_use_ -= class_size(cls) + sizeof(detail::BlockHeader);
+    ++frees_;
+}
+
+} // namespace px

@@ -1,0 +1,151 @@
+// region.cpp — reserving the context region and handing out chunks of it.
+//
+// All OS calls of the allocator are here. The region is reserved lazily, on the first chunk,
+// with PROT_NONE and MAP_NORESERVE: reserving costs address space, not memory. Its size is
+// 64 GiB unless PX_REGION_GIB says otherwise (1 .. 1024).
+#include "region.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iterator>
+#include <map>
+#include <mutex>
+
+#include "assert.h"
+#include "px/heap.h"
+
+namespace px::detail {
+
+RegionView g_region;
+
+namespace {
+
+struct Slots {
+    std::mutex mu;
+    bool tried = false;
+    std::uintptr_t base = 0;
+    std::size_t granules = 0;
+    std::size_t fresh = 0;                    // granules never handed out start here
+    std::map<std::size_t, std::size_t> free_; // start granule -> count, coalesced
+};
+
+Slots& slots() {
+    static Slots* s = new Slots; // never destroyed: heaps may outlive static destructors
+    return *s;
+}
+
+bool reserve_locked(Slots& s) {
+    if (s.tried)
+        return s.base != 0;
+    s.tried = true;
+    std::size_t gib = 64;
+    if (const char* env = std::getenv("PX_REGION_GIB")) {
+        long v = std::strtol(env, nullptr, 10);
+        if (v >= 1 && v <= 1024)
+            gib = static_cast<std::size_t>(v);
+    }
+    std::size_t bytes = gib << 30;
+    void* raw = mmap(nullptr, bytes + kGranule, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw == MAP_FAILED)
+        return false;
+    std::uintptr_t base =
+        (reinterpret_cast<std::uintptr_t>(raw) + kGranule - 1) & ~(std::uintptr_t{kGranule} - 1);
+    std::size_t granules = bytes >> kGranuleShift;
+    void* table = mmap(nullptr, granules * sizeof(std::atomic<Heap*>), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (table == MAP_FAILED) {
+        munmap(raw, bytes + kGranule);
+        return false;
+    }
+    s.base = base;
+    s.granules = granules;
+    // Zero-filled pages are valid null atomics on every platform we build for.
+    g_region.table.store(static_cast<std::atomic<Heap*>*>(table), std::memory_order_relaxed);
+    g_region.base.store(base, std::memory_order_relaxed);
+    g_region.size.store(bytes, std::memory_order_release);
+    return true;
+}
+
+void set_owner(std::size_t first, std::size_t count, Heap* owner) {
+    std::atomic<Heap*>* table = g_region.table.load(std::memory_order_relaxed);
+    for (std::size_t i = first; i < first + count; ++i)
+        table[i].store(owner, std::memory_order_relaxed);
+}
+
+} // namespace
+
+char* region_acquire(std::size_t bytes, Heap* owner) noexcept {
+    std::size_t count = (bytes + kGranule - 1) >> kGranuleShift;
+    Slots& s = slots();
+    std::size_t first = 0;
+    {
+        std::lock_guard lock(s.mu);
+        if (!reserve_locked(s))
+            return nullptr;
+        // First fit among returned runs keeps the region compact; fresh granules otherwise.
+        auto it = s.free_.begin();
+        while (it != s.free_.end() && it->second < count)
+            ++it;
+        if (it != s.free_.end()) {
+            first = it->first;
+            std::size_t left = it->second - count;
+            s.free_.erase(it);
+            if (left)
+                s.free_.emplace(first + count, left);
+        } else if (s.granules - s.fresh >= count) {
+            first = s.fresh;
+            s.fresh += count;
+        } else {
+            return nullptr;
+        }
+        set_owner(first, count, owner);
+    }
+    char* p = reinterpret_cast<char*>(s.base + (first << kGranuleShift));
+    if (mprotect(p, count << kGranuleShift, PROT_READ | PROT_WRITE) != 0) {
+        region_release(p, count << kGranuleShift);
+        return nullptr;
+    }
+    return p;
+}
+
+void region_release(char* base, std::size_t bytes) noexcept {
+    std::size_t count = (bytes + kGranule - 1) >> kGranuleShift;
+    std::size_t len = count << kGranuleShift;
+    // Give the pages back and make any dangling pointer into them fault.
+    madvise(base, len, MADV_DONTNEED);
+    mprotect(base, len, PROT_NONE);
+    Slots& s = slots();
+    std::lock_guard lock(s.mu);
+    std::size_t first = (reinterpret_cast<std::uintptr_t>(base) - s.base) >> kGranuleShift;
+    PX_ASSERT(first + count <= s.fresh);
+    set_owner(first, count, nullptr);
+    auto next = s.free_.lower_bound(first);
+    if (next != s.free_.end() && next->first == first + count) {
+        count += next->second;
+        next = s.free_.erase(next);
+    }
+    if (next != s.free_.begin()) {
+        auto prev = std::prev(next);
+        if (prev->first + prev->second == first) {
+            prev->second += count;
+            return;
+        }
+    }
+    s.free_.emplace(first, count);
+}
+
+void region_protect(char* from, char* to, bool accessible) noexcept {
+    if (to > from)
+        mprotect(from, static_cast<std::size_t>(to - from),
+                 accessible ? PROT_READ | PROT_WRITE : PROT_NONE);
+}
+
+std::size_t region_page_size() noexcept {
+    static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    return page;
+}
+
+} // namespace px::detail
