@@ -1,0 +1,108 @@
+// px/guards.h — who is running, who owns what, and what must happen before memory goes.
+//
+// The contract of px_guards:
+//   * Context detection. A worker thread that runs a callback enters a Context; while it is
+//     entered, in_parallel_context() is true on that thread and current_context() returns
+//     it. The pointer is a thread-local in the initial-exec TLS model, so the check is one
+//     load relative to %fs and never a call. It is never inferred from who holds a lock.
+//   * The main thread registers itself once; is_main_thread() is then true on it alone.
+//   * Ownership. owner(p) says whether p is main-thread memory, memory of the current
+//     context's heap, or memory of another context's heap (px::owner_of underneath: O(1)).
+//   * PX_DEALLOC tracking. A DeallocList remembers (object, dealloc callback) pairs on one
+//     heap. When the heap is rewound, the callbacks of objects tracked since the snapshot
+//     run newest first, exactly once, before their memory is released. An object that dies
+//     earlier is untracked in O(1) and its callback never runs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <unordered_map>
+
+#include "px/heap.h"
+
+namespace px {
+
+// One parallel context as seen by the thread running it. The runtime owns these; guards
+// only publishes which one is current.
+struct Context {
+    Heap* heap = nullptr;     // where the callback's objects are allocated
+    std::uint32_t worker = 0; // 1..N for workers
+    void* user = nullptr;     // the runtime's own state for this context
+};
+
+namespace detail {
+// Defined in guards.cpp. __thread rather than thread_local: no TLS wrapper call, and the
+// same symbol is readable from C.
+extern __thread Context* tls_context __attribute__((tls_model("initial-exec")));
+extern __thread bool tls_main_thread __attribute__((tls_model("initial-exec")));
+} // namespace detail
+
+inline Context* current_context() noexcept { return detail::tls_context; }
+inline bool in_parallel_context() noexcept { return detail::tls_context != nullptr; }
+inline bool is_main_thread() noexcept { return detail::tls_main_thread; }
+
+// Marks the calling thread as the main thread. Returns false, changing nothing, if another
+// thread registered first (registering the same thread twice is fine).
+bool register_main_thread() noexcept;
+// Forgets the registration (for tests and for interpreter shutdown).
+void unregister_main_thread() noexcept;
+
+// Enters `ctx` on this thread for the scope's lifetime; restores the previous one after.
+class ContextScope {
+public:
+    explicit ContextScope(Context& ctx) noexcept : previous_(detail::tls_context) {
+        detail::tls_context = &ctx;
+    }
+    ~ContextScope() { detail::tls_context = previous_; }
+    ContextScope(const ContextScope&) = delete;
+    ContextScope& operator=(const ContextScope&) = delete;
+
+private:
+    Context* previous_;
+};
+
+enum class Owner { main, current_context, other_context };
+
+inline Owner owner(const void* p) noexcept {
+    Heap* h = owner_of(p);
+    if (h == nullptr)
+        return Owner::main;
+    Context* ctx = detail::tls_context;
+    return ctx != nullptr && ctx->heap == h ? Owner::current_context : Owner::other_context;
+}
+
+const char* describe(Owner o) noexcept; // "main", "current context", "another context"
+
+using DeallocFn = void (*)(void* object);
+
+enum class TrackStatus { ok, already_tracked, out_of_memory };
+
+// PX_DEALLOC tracking for one heap. Not thread-safe: used by the thread that uses the heap.
+// The list must outlive the heap's rewinds that concern it; destroying it cancels whatever
+// is still tracked (those callbacks never run).
+class DeallocList {
+public:
+    explicit DeallocList(Heap& heap) noexcept : heap_(heap) {}
+    ~DeallocList();
+    DeallocList(const DeallocList&) = delete;
+    DeallocList& operator=(const DeallocList&) = delete;
+
+    // Tracks `object`: `fn(object)` runs at the rewind of the innermost snapshot open now,
+    // unless untrack(object) comes first. Counts against the heap's limit.
+    TrackStatus track(void* object, DeallocFn fn) noexcept;
+    // The object died normally: forget it. O(1). False if it was not tracked (also when its
+    // callback is running now: a dealloc that untracks itself is harmless).
+    bool untrack(void* object) noexcept;
+    bool is_tracked(const void* object) const noexcept;
+    std::size_t size() const noexcept { return index_.size(); }
+    Heap& heap() const noexcept { return heap_; }
+
+private:
+    struct Record;
+    static void run(void* record) noexcept;
+
+    Heap& heap_;
+    std::unordered_map<const void*, Record*> index_;
+};
+
+} // namespace px

@@ -1,0 +1,108 @@
+// guards.cpp — thread registration, ownership names and PX_DEALLOC lists.
+#include <atomic>
+#include <new>
+
+#include "px/guards.h"
+
+namespace px {
+
+namespace detail {
+__thread Context* tls_context __attribute__((tls_model("initial-exec"))) = nullptr;
+__thread bool tls_main_thread __attribute__((tls_model("initial-exec"))) = false;
+} // namespace detail
+
+namespace {
+std::atomic<bool> g_main_registered{false};
+} // namespace
+
+bool register_main_thread() noexcept {
+    if (detail::tls_main_thread)
+        return true;
+    bool expected = false;
+    if (!g_main_registered.compare_exchange_strong(expected, true, std::memory_order_acq_rel))
+        return false;
+    detail::tls_main_thread = true;
+    return true;
+}
+
+void unregister_main_thread() noexcept {
+    if (!detail::tls_main_thread)
+        return;
+    detail::tls_main_thread = false;
+    g_main_registered.store(false, std::memory_order_release);
+}
+
+const char* describe(Owner o) noexcept {
+    switch (o) {
+    case Owner::main:
+        return "main";
+    case Owner::current_context:
+        return "current context";
+    case Owner::other_context:
+        return "another context";
+    }
+    return "unknown";
+}
+
+// A record lives in the tracked heap itself, allocated when the object is tracked, so a
+// rewind releases it with everything else from the same frame.
+struct DeallocList::Record {
+    DeallocList* list;
+    void* object;
+    DeallocFn fn;
+    Cleanup* cleanup;
+};
+
+DeallocList::~DeallocList() {
+    for (auto& [object, record] : index_) {
+        heap_.cancel_cleanup(record->cleanup);
+        heap_.free(record);
+    }
+}
+
+TrackStatus DeallocList::track(void* object, DeallocFn fn) noexcept {
+    if (index_.count(object))
+        return TrackStatus::already_tracked;
+    auto* record = static_cast<Record*>(heap_.alloc(sizeof(Record)));
+    if (record == nullptr)
+        return TrackStatus::out_of_memory;
+    Cleanup* cleanup = heap_.add_cleanup(&DeallocList::run, record);
+    if (cleanup == nullptr) {
+        heap_.free(record);
+        return TrackStatus::out_of_memory;
+    }
+    *record = Record{this, object, fn, cleanup};
+    try {
+        index_.emplace(object, record);
+    } catch (const std::bad_alloc&) {
+        heap_.cancel_cleanup(cleanup);
+        heap_.free(record);
+        return TrackStatus::out_of_memory;
+    }
+    return TrackStatus::ok;
+}
+
+bool DeallocList::untrack(void* object) noexcept {
+    auto it = index_.find(object);
+    if (it == index_.end())
+        return false;
+    Record* record = it->second;
+    index_.erase(it);
+    heap_.cancel_cleanup(record->cleanup);
+    heap_.free(record);
+    return true;
+}
+
+bool DeallocList::is_tracked(const void* object) const noexcept {
+    return index_.count(object) != 0;
+}
+
+// Called by the heap's rewind. Forget first, so a dealloc that untracks itself finds
+// nothing and the callback can run only once.
+void DeallocList::run(void* arg) noexcept {
+    auto* record = static_cast<Record*>(arg);
+    record->list->index_.erase(record->object);
+    record->fn(record->object);
+}
+
+} // namespace px
