@@ -399,8 +399,6 @@ void* Heap::alloc_slow(std::size_t size, std::size_t alignment) noexcept {
     h->gen = top_serial_ | flags;
     px_track_poison(h, kHeader);
     in_use_ += gross;
-    if (in_use_ > high_water_)
-        high_water_ = in_use_;
     ++allocations_;
     px_track_alloc(p, size);
     return p;
@@ -425,6 +423,8 @@ void Heap::free_slow(void* p) noexcept {
     PX_ASSERT((gen & kGenMalloc) || owner_of(p) == this);
     std::size_t gross = gross_of(size);
     ++frees_;
+    if (in_use_ > high_water_)
+        high_water_ = in_use_;
     in_use_ -= gross;
     if (gen & kGenMalloc) {
         // No reuse, so no hazard: a malloc'd block is freed at once whatever its frame.
@@ -531,6 +531,8 @@ RewindStatus Heap::rewind(const Snapshot& s) noexcept {
     if (s.depth == 0 || s.depth > top_ || frames_[s.depth].serial != s.serial)
         return RewindStatus::stale;
     rewinding_ = true;
+    if (in_use_ > high_water_)
+        high_water_ = in_use_;
 
     // 1. Cleanups added since the snapshot, newest first, while all memory is still there.
     while (cleanups_ && cleanups_->gen >= s.serial) {
@@ -599,6 +601,8 @@ RewindStatus Heap::rewind(const Snapshot& s) noexcept {
         }
     }
     // A malloc'd block freed early was freed at once (never pending), so count down instead.
+    if (in_use_ > high_water_) // cleanups may have allocated
+        high_water_ = in_use_;
     in_use_ = options_.malloc_per_allocation ? in_use_ - released_malloc : f.in_use - freed_older;
 
     // 4. Pop the frames; hand the carried blocks to the frame that is innermost now.
@@ -651,7 +655,7 @@ void Heap::cancel_cleanup(Cleanup* c) noexcept {
 HeapStats Heap::stats() const noexcept {
     HeapStats s;
     s.bytes_in_use = in_use_;
-    s.high_water = high_water_;
+    s.high_water = in_use_ > high_water_ ? in_use_ : high_water_;
     s.chunk_bytes = chunk_bytes_;
     s.cached_bytes = cached_bytes_;
     s.chunks = chunk_count_;

@@ -97,7 +97,7 @@ struct Cleanup; // opaque handle; lives in the heap that made it
 // data, a stack). O(1); safe from any thread. A pointer into a block freed to a free list
 // still reports its heap; a pointer into memory returned to the OS reports nullptr.
 inline Heap* owner_of(const void* p) noexcept;
-inline bool is_context_memory(const void* p) noexcept;
+inline bool is_context_memory(const void* p) noexcept; // p lies in the region at all
 
 // Size classes: blocks up to 1 KiB round up to 16 bytes, up to 32 KiB to a quarter of a
 // power of two; larger blocks get a chunk of their own.
@@ -157,7 +157,7 @@ private:
     Block** heads_ = nullptr;     // free lists of the innermost frame
     std::uint64_t top_serial_ = 0; // serial of the innermost frame (the gen of new blocks)
     std::size_t in_use_ = 0;
-    std::size_t high_water_ = 0;
+    std::size_t high_water_ = 0;  // peak of in_use_, as of the last decrease
     std::size_t limit_ = SIZE_MAX;
     std::uint64_t allocations_ = 0;
 
@@ -284,8 +284,6 @@ inline void* Heap::alloc(std::size_t size) noexcept {
     h->gen = top_serial_;
     px_track_poison(block, sizeof(detail::BlockHeader));
     in_use_ += gross;
-    if (in_use_ > high_water_)
-        high_water_ = in_use_;
     ++allocations_;
     char* p = block + sizeof(detail::BlockHeader);
     px_track_alloc(p, size);
@@ -314,6 +312,9 @@ inline void Heap::free(void* p) noexcept {
     b->next = heads_[cls];
     heads_[cls] = b;
     px_track_poison(p, sizeof(Block));
+    // in_use_ only grows between frees, so its peak is always seen just before one.
+    if (in_use_ > high_water_)
+        high_water_ = in_use_;
     in_use_ -= class_size(cls) + sizeof(detail::BlockHeader);
     ++frees_;
 }
