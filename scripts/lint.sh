@@ -66,9 +66,13 @@ PY
             xargs -P 2 -n 1 clang-tidy-14 -p "$build" --quiet \
                 --extra-arg=-Wno-unknown-warning-option >"$report" 2>&1
         tidy_rc=$?
-        grep -v -E '^[0-9]+ warnings? (and [0-9]+ errors? )?generated\.$' "$report" || true
-        warnings="$(grep -c ': warning: ' "$report" || true)"
-        errors="$(grep -c ': error: ' "$report" || true)"
+        # A warning in a header is reported once per translation unit including it: keep the first.
+        awk '/^[0-9]+ warnings? (and [0-9]+ errors? )?generated\.$/ { next }
+             /: (warning|error|note): / { skip = seen[$0]++ }
+             !skip' "$report" >"$report.unique"
+        cat "$report.unique"
+        warnings="$(grep -c ': warning: ' "$report.unique" || true)"
+        errors="$(grep -c ': error: ' "$report.unique" || true)"
         tidy_summary="clang-tidy: $warnings warnings, $errors errors"
         echo "lint: $tidy_summary"
         if ((tidy_rc != 0 || errors > 0)); then
