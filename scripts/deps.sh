@@ -10,6 +10,7 @@ packages=(
     clang-format-14 clang-tidy-14 shellcheck  # scripts/lint.sh
     gcovr                              # coverage/run.sh
     libgtest-dev libgmock-dev libbenchmark-dev
+    pkg-config libpython3-dev          # bench/ compares against CPython's PyObject_Malloc
     libboost1.74-dev                   # Boost.Asio for the server
     python3 valgrind
 )
