@@ -16,14 +16,15 @@ namespace px::detail {
 [[noreturn]] void fatal(const char* fmt, ...) noexcept __attribute__((format(printf, 1, 2)));
 }
 
-#define PX_CHECK(cond, ...)                                                                    \
-    do {                                                                                       \
-        if (!(cond)) [[unlikely]]                                                              \
-            ::px::detail::fatal(__VA_ARGS__);                                                  \
+#define PX_CHECK(cond, ...)                                                                        \
+    do {                                                                                           \
+        if (!(cond)) [[unlikely]]                                                                  \
+            ::px::detail::fatal(__VA_ARGS__);                                                      \
     } while (0)
 
 #if PX_ASSERT_LEVEL >= 1
-#define PX_ASSERT(cond) PX_CHECK(cond, "internal check failed: %s (%s:%d)", #cond, __FILE__, __LINE__)
+#define PX_ASSERT(cond)                                                                            \
+    PX_CHECK(cond, "internal check failed: %s (%s:%d)", #cond, __FILE__, __LINE__)
 #else
 #define PX_ASSERT(cond) ((void)0)
 #endif

@@ -248,8 +248,8 @@ struct HeapInternals {
             if (static_cast<std::size_t>(full - h.pos_) >= need) {
                 char* want = h.pos_ + need + detail::kGranule;
                 char* to = want < full ? want : full;
-                to = reinterpret_cast<char*>(round_up(reinterpret_cast<std::uintptr_t>(to),
-                                                      detail::region_page_size()));
+                to = reinterpret_cast<char*>(
+                    round_up(reinterpret_cast<std::uintptr_t>(to), detail::region_page_size()));
                 detail::region_protect(cur->accessible, to, true);
                 cur->accessible = to;
                 h.end_ = to;
@@ -354,7 +354,8 @@ void* Heap::alloc_slow(std::size_t size, std::size_t alignment) noexcept {
     } else if (size > kMediumMax) {
         std::size_t offset = alignment > 2 * kHeader ? alignment : 2 * kHeader;
         std::size_t need = round_up(offset + size, 16);
-        Chunk* c = HeapInternals::get_chunk(*this, need, 2 * round_up(need, detail::kGranule), need);
+        Chunk* c =
+            HeapInternals::get_chunk(*this, need, 2 * round_up(need, detail::kGranule), need);
         if (c == nullptr) {
             ++failed_;
             return nullptr;
@@ -418,8 +419,8 @@ void Heap::free_slow(void* p) noexcept {
     PX_CHECK(!(gen & kGenFreed), "double free of %p (heap %llu)", p,
              static_cast<unsigned long long>(id_));
     PX_CHECK((gen & ~kGenFlags) <= top_serial_,
-             "free of %p, which this heap did not allocate or has already rewound (heap %llu)",
-             p, static_cast<unsigned long long>(id_));
+             "free of %p, which this heap did not allocate or has already rewound (heap %llu)", p,
+             static_cast<unsigned long long>(id_));
     PX_ASSERT((gen & kGenMalloc) || owner_of(p) == this);
     std::size_t gross = gross_of(size);
     ++frees_;

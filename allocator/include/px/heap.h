@@ -58,17 +58,17 @@ struct HeapOptions {
 };
 
 struct HeapStats {
-    std::size_t bytes_in_use = 0;   // gross bytes of live blocks
-    std::size_t high_water = 0;     // largest bytes_in_use seen
-    std::size_t chunk_bytes = 0;    // bytes of chunks holding blocks now
-    std::size_t cached_bytes = 0;   // bytes of chunks kept for reuse
-    std::size_t chunks = 0;         // chunks holding blocks now (large blocks included)
-    std::uint64_t allocations = 0;  // successful allocations, ever
-    std::uint64_t frees = 0;        // explicit frees, ever
-    std::uint64_t failed = 0;       // allocations refused by the limit or the OS
-    std::uint64_t snapshots = 0;    // snapshots taken, ever
-    std::uint64_t rewinds = 0;      // successful rewinds, ever
-    std::uint32_t depth = 0;        // snapshots open now
+    std::size_t bytes_in_use = 0;  // gross bytes of live blocks
+    std::size_t high_water = 0;    // largest bytes_in_use seen
+    std::size_t chunk_bytes = 0;   // bytes of chunks holding blocks now
+    std::size_t cached_bytes = 0;  // bytes of chunks kept for reuse
+    std::size_t chunks = 0;        // chunks holding blocks now (large blocks included)
+    std::uint64_t allocations = 0; // successful allocations, ever
+    std::uint64_t frees = 0;       // explicit frees, ever
+    std::uint64_t failed = 0;      // allocations refused by the limit or the OS
+    std::uint64_t snapshots = 0;   // snapshots taken, ever
+    std::uint64_t rewinds = 0;     // successful rewinds, ever
+    std::uint32_t depth = 0;       // snapshots open now
 };
 
 // A snapshot names one point in one heap's history. It is a value: copying it is free and it
@@ -81,10 +81,10 @@ struct Snapshot {
 
 enum class RewindStatus {
     ok,
-    never_taken,        // a default-constructed Snapshot
-    foreign,            // taken on another heap
-    stale,              // already rewound, or discarded by rewinding an older snapshot
-    inside_cleanup,     // rewind() called from a cleanup callback of this heap's rewind
+    never_taken,    // a default-constructed Snapshot
+    foreign,        // taken on another heap
+    stale,          // already rewound, or discarded by rewinding an older snapshot
+    inside_cleanup, // rewind() called from a cleanup callback of this heap's rewind
 };
 
 // A sentence for logs and error messages, e.g. "snapshot was already rewound".
@@ -117,8 +117,8 @@ public:
     // Allocation. nullptr when the limit would be exceeded or the OS refuses memory.
     void* alloc(std::size_t size) noexcept;
     void* alloc_aligned(std::size_t size, std::size_t alignment) noexcept; // power of two
-    void* realloc(void* p, std::size_t size) noexcept; // realloc(nullptr, n) == alloc(n)
-    void free(void* p) noexcept;                       // free(nullptr) is a no-op
+    void* realloc(void* p, std::size_t size) noexcept;      // realloc(nullptr, n) == alloc(n)
+    void free(void* p) noexcept;                            // free(nullptr) is a no-op
     static std::size_t usable_size(const void* p) noexcept; // >= the size asked for
 
     // Snapshots.
@@ -152,12 +152,12 @@ private:
     bool push_frame() noexcept;
 
     // Hot fields first: the fast paths touch only this cache line.
-    char* pos_ = nullptr;         // bump pointer in the current chunk
-    char* end_ = nullptr;         // end of usable memory in the current chunk
-    Block** heads_ = nullptr;     // free lists of the innermost frame
+    char* pos_ = nullptr;          // bump pointer in the current chunk
+    char* end_ = nullptr;          // end of usable memory in the current chunk
+    Block** heads_ = nullptr;      // free lists of the innermost frame
     std::uint64_t top_serial_ = 0; // serial of the innermost frame (the gen of new blocks)
     std::size_t in_use_ = 0;
-    std::size_t high_water_ = 0;  // peak of in_use_, as of the last decrease
+    std::size_t high_water_ = 0; // peak of in_use_, as of the last decrease
     std::size_t limit_ = SIZE_MAX;
     std::uint64_t allocations_ = 0;
 
@@ -171,14 +171,14 @@ private:
     std::uint32_t top_ = 0;
     std::uint32_t frame_capacity_ = 0;
     bool rewinding_ = false;
-    Chunk* chunks_ = nullptr;  // chunks holding blocks, newest first
-    Chunk* large_ = nullptr;   // dedicated chunks of large blocks, newest first
-    Chunk* cache_ = nullptr;   // released chunks kept for reuse
+    Chunk* chunks_ = nullptr; // chunks holding blocks, newest first
+    Chunk* large_ = nullptr;  // dedicated chunks of large blocks, newest first
+    Chunk* cache_ = nullptr;  // released chunks kept for reuse
     std::size_t chunk_bytes_ = 0;
     std::size_t cached_bytes_ = 0;
     std::size_t chunk_count_ = 0;
     std::size_t next_chunk_size_ = 0;
-    Cleanup* cleanups_ = nullptr; // newest first
+    Cleanup* cleanups_ = nullptr;         // newest first
     MallocLink* malloc_blocks_ = nullptr; // malloc_per_allocation mode, newest first
     HeapOptions options_;
 };
