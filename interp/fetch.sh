@@ -126,29 +126,38 @@ take_local_tarballs() {
     fi
 }
 
+# Download with apt-get source: the pinned revision first, then any other revision the
+# Sources index lists, newest first (a listed revision can still be missing from the
+# mirror: bookworm-security's +deb12u9 answered 404 here when this was written).
 apt_download() {
     ensure_deb_src
-    local version="$DEB_VERSION"
-    if [[ "$(apt-cache showsrc "$PKG" | grep -c "^Version: ${version}\$")" == 0 ]]; then
-        version="$(apt-cache showsrc "$PKG" | sed -n 's/^Version: //p' | sort -V | tail -n1)"
-        px_log "warning: Debian source $PKG $DEB_VERSION is no longer served; using $version"
-        px_log "warning: pin it in interp/source.lock once reviewed (debian_version, debian_sha256)"
-        DEB_VERSION="$version"
-        DEB_NAME="${PKG}_${version}.debian.tar.xz"
-        DEB_SHA_PIN=""
-    fi
-    px_log "apt-get source --download-only $PKG=$version"
-    # apt checks the files against the .dsc, whose checksums come from the signed Sources index.
-    (cd "$DIST" && apt-get source -q --download-only "$PKG=$version" >&2)
+    local served version
+    served="$(apt-cache showsrc "$PKG" | sed -n 's/^Version: //p' | sort -rV | uniq)"
+    for version in "$DEB_VERSION" $(grep -vxF "$DEB_VERSION" <<<"$served"); do
+        grep -qxF "$version" <<<"$served" || continue
+        px_log "apt-get source --download-only $PKG=$version"
+        # apt checks the files against the .dsc, whose checksums come from the signed index.
+        if (cd "$DIST" && apt-get source -q --download-only "$PKG=$version" >&2); then
+            if [[ "$version" != "$DEB_VERSION" ]]; then
+                px_log "warning: pinned $PKG $DEB_VERSION could not be fetched; using $version"
+                px_log "warning: review it, then pin it in interp/source.lock (debian_version, debian_sha256)"
+                DEB_VERSION="$version" DEB_NAME="${PKG}_${version}.debian.tar.xz" DEB_SHA_PIN=""
+            fi
+            return 0
+        fi
+    done
+    px_die "no revision of $PKG could be downloaded (listed: $(tr '\n' ' ' <<<"$served"))"
 }
 
 obtain_tarballs() {
     mkdir -p "$DIST"
     if [[ -n "${PX_CPYTHON_TARBALL:-}" ]]; then
         take_local_tarballs
-    elif [[ -f "$DIST/$ORIG_NAME" && -f "$DIST/$DEB_NAME" ]]; then
+    elif [[ -f "$DIST/$ORIG_NAME" && -f "$DIST/$DEB_NAME" ]] &&
+        [[ "$(px_sha256_file "$DIST/$ORIG_NAME")" == "$ORIG_SHA_PIN" ]]; then
         px_log "using cached tarballs in $DIST"
     else
+        rm -f "$DIST/$ORIG_NAME" "$DIST/$DEB_NAME" # absent, or not what the pin says
         apt_download
     fi
 }
