@@ -2,8 +2,8 @@
 //
 // A Heap is a bump allocator with snapshots. A parallel context takes a snapshot before a
 // callback and rewinds to it afterwards: everything allocated in between is released at once,
-// at a cost that grows with the number of chunks the callback used, never with the number of
-// objects it made.
+// at a cost that does not grow with the number of objects the callback made (chunks go back
+// to the heap's cache in one step; only sanitizer and poison modes touch each chunk).
 //
 // What a heap promises:
 //   * Every heap's memory lies in one virtual-address region reserved for the whole process,
@@ -22,13 +22,20 @@
 //     refused with a RewindStatus that says which mistake it was; the heap is left unchanged.
 //   * Cleanups (add_cleanup) registered after a snapshot run when it is rewound, newest
 //     first, exactly once, before any memory is released. A cancelled cleanup never runs.
-//   * A byte limit (set_limit) makes allocations that would exceed it return nullptr; the
-//     heap stays consistent and is fully usable again after a rewind or some frees.
+//   * A byte limit (set_limit) bounds the bytes the heap holds: an allocation that would take
+//     bytes_held past it returns nullptr; the heap stays consistent and is fully usable again
+//     after a rewind (or after freeing blocks of the size it needs).
 //   * Chunks released by a rewind are cached for reuse; only the cache above
 //     HeapOptions::cache_bytes goes back to the operating system.
 //
-// Bytes in use, the quantity the limit and the stats count, are gross: a block of n <= 32 KiB
-// bytes counts 16 + class_size(n); a larger block counts 32 + n rounded up to 16.
+// Two byte counts, both gross (a block of n <= 32 KiB bytes counts 16 + class_size(n); a
+// larger block counts 32 + n rounded up to 16):
+//   bytes_in_use  the blocks that are live now;
+//   bytes_held    what the heap has handed out and not yet taken back by a rewind: live
+//                 blocks, freed blocks waiting on free lists or for a rewind, and alignment
+//                 padding. Frees never lower it; rewinds do. The limit and the high-water
+//                 mark count this, the memory a callback really occupies, because it lets the
+//                 allocation fast path check the limit without doing any arithmetic.
 //
 // A Heap is used by one thread at a time. owner_of() may be called from any thread.
 //
@@ -51,7 +58,7 @@ namespace px {
 class Heap;
 
 struct HeapOptions {
-    std::size_t limit = 0;              // bytes in use allowed; 0 means no limit
+    std::size_t limit = 0;              // bytes_held allowed; 0 means no limit
     std::size_t cache_bytes = 8u << 20; // chunk bytes kept for reuse after a rewind
     bool poison_rewound = false;        // PROT_NONE rewound pages (release-build poison mode)
     bool malloc_per_allocation = false; // debug: every block its own malloc()
@@ -59,7 +66,8 @@ struct HeapOptions {
 
 struct HeapStats {
     std::size_t bytes_in_use = 0;  // gross bytes of live blocks
-    std::size_t high_water = 0;    // largest bytes_in_use seen
+    std::size_t bytes_held = 0;    // live + freed-but-not-rewound + padding (see above)
+    std::size_t high_water = 0;    // largest bytes_held seen
     std::size_t chunk_bytes = 0;   // bytes of chunks holding blocks now
     std::size_t cached_bytes = 0;  // bytes of chunks kept for reuse
     std::size_t chunks = 0;        // chunks holding blocks now (large blocks included)
@@ -102,7 +110,7 @@ inline bool is_context_memory(const void* p) noexcept; // p lies in the region a
 // Size classes: blocks up to 1 KiB round up to 16 bytes, up to 32 KiB to a quarter of a
 // power of two; larger blocks get a chunk of their own.
 constexpr std::size_t kSmallMax = 1024;
-constexpr std::size_t kMediumMax = 32 * 1024;
+constexpr std::size_t kMediumMax = std::size_t{32} * 1024;
 constexpr unsigned kClassCount = 64 + 20;
 constexpr unsigned size_class(std::size_t n) noexcept;
 constexpr std::size_t class_size(unsigned cls) noexcept;
@@ -131,7 +139,7 @@ public:
     Cleanup* add_cleanup(CleanupFn fn, void* arg) noexcept;
     void cancel_cleanup(Cleanup* c) noexcept; // O(1); c must not have run yet
 
-    void set_limit(std::size_t bytes) noexcept { limit_ = bytes ? bytes : SIZE_MAX; }
+    void set_limit(std::size_t bytes) noexcept; // 0 removes the limit
     std::size_t limit() const noexcept { return limit_ == SIZE_MAX ? 0 : limit_; }
     HeapStats stats() const noexcept;
     std::uint64_t id() const noexcept { return id_; }
@@ -150,16 +158,26 @@ private:
     void* alloc_slow(std::size_t size, std::size_t alignment) noexcept;
     void free_slow(void* p) noexcept;
     bool push_frame() noexcept;
+    std::size_t held() const noexcept {
+        return folded_ + static_cast<std::size_t>(pos_ - mark_) + outside_;
+    }
+    void set_end() noexcept;
 
-    // Hot fields first: the fast paths touch only this cache line.
+    // Hot fields first: the fast paths touch only this cache line. Bump allocation updates
+    // nothing but pos_ and allocations_: bytes_held is derived from pos_, and the limit is
+    // folded into end_.
     char* pos_ = nullptr;          // bump pointer in the current chunk
-    char* end_ = nullptr;          // end of usable memory in the current chunk
+    char* end_ = nullptr;          // min(end of the chunk's usable part, pos_ + limit headroom)
     Block** heads_ = nullptr;      // free lists of the innermost frame
     std::uint64_t top_serial_ = 0; // serial of the innermost frame (the gen of new blocks)
-    std::size_t in_use_ = 0;
-    std::size_t high_water_ = 0; // peak of in_use_, as of the last decrease
-    std::size_t limit_ = SIZE_MAX;
     std::uint64_t allocations_ = 0;
+    std::size_t idle_ = 0;   // bytes held but not live (free lists, pending, padding)
+    std::size_t folded_ = 0; // bytes bumped before mark_
+    char* mark_ = nullptr;   // where pos_ stood when folded_ was last brought up to date
+
+    std::size_t outside_ = 0;    // bytes held outside the bump chunks (large, malloc'd)
+    std::size_t high_water_ = 0; // peak of held(), as of its last decrease
+    std::size_t limit_ = SIZE_MAX;
 
     std::uint64_t frees_ = 0;
     std::uint64_t failed_ = 0;
@@ -171,12 +189,19 @@ private:
     std::uint32_t top_ = 0;
     std::uint32_t frame_capacity_ = 0;
     bool rewinding_ = false;
-    Chunk* chunks_ = nullptr; // chunks holding blocks, newest first
-    Chunk* large_ = nullptr;  // dedicated chunks of large blocks, newest first
-    Chunk* cache_ = nullptr;  // released chunks kept for reuse
-    std::size_t chunk_bytes_ = 0;
+    // Bump chunks and cached chunks are stacks of descriptor pointers, so a rewind moves a
+    // run of chunks to the cache with one copy instead of a walk through descriptors.
+    Chunk** chunks_ = nullptr; // chunks_[chunk_count_ - 1] is the current chunk
+    std::uint32_t chunk_count_ = 0;
+    std::uint32_t chunk_capacity_ = 0;
+    Chunk** cache_ = nullptr;
+    std::uint32_t cache_count_ = 0;
+    std::uint32_t cache_capacity_ = 0;
+    Chunk* large_ = nullptr; // dedicated chunks of large blocks, newest first
+    std::size_t large_count_ = 0;
+    std::size_t chunk_bytes_ = 0; // bump chunks only
+    std::size_t large_bytes_ = 0; // chunks of large blocks
     std::size_t cached_bytes_ = 0;
-    std::size_t chunk_count_ = 0;
     std::size_t next_chunk_size_ = 0;
     Cleanup* cleanups_ = nullptr;         // newest first
     MallocLink* malloc_blocks_ = nullptr; // malloc_per_allocation mode, newest first
@@ -264,14 +289,13 @@ inline void* Heap::alloc(std::size_t size) noexcept {
         return alloc_slow(size, 16);
     unsigned cls = size_class(size);
     std::size_t gross = class_size(cls) + sizeof(detail::BlockHeader);
-    if (in_use_ + gross > limit_) [[unlikely]]
-        return alloc_slow(size, 16);
     char* block;
     if (Block* b = heads_[cls]) {
         px_track_unpoison(b, sizeof(Block));
         heads_[cls] = b->next;
         px_track_poison(b, sizeof(Block));
         block = reinterpret_cast<char*>(b) - sizeof(detail::BlockHeader);
+        idle_ -= gross; // held already: a pop leaves bytes_held alone, so no limit check
     } else {
         block = pos_;
         if (static_cast<std::size_t>(end_ - block) < gross) [[unlikely]]
@@ -283,7 +307,6 @@ inline void* Heap::alloc(std::size_t size) noexcept {
     h->size = size;
     h->gen = top_serial_;
     px_track_poison(block, sizeof(detail::BlockHeader));
-    in_use_ += gross;
     ++allocations_;
     char* p = block + sizeof(detail::BlockHeader);
     px_track_alloc(p, size);
@@ -312,10 +335,7 @@ inline void Heap::free(void* p) noexcept {
     b->next = heads_[cls];
     heads_[cls] = b;
     px_track_poison(p, sizeof(Block));
-    // in_use_ only grows between frees, so its peak is always seen just before one.
-    if (in_use_ > high_water_)
-        high_water_ = in_use_;
-    in_use_ -= class_size(cls) + sizeof(detail::BlockHeader);
+    idle_ += class_size(cls) + sizeof(detail::BlockHeader);
     ++frees_;
 }
 
