@@ -285,10 +285,12 @@ struct Heap::Block {
 };
 
 inline void* Heap::alloc(std::size_t size) noexcept {
-    if (size > kSmallMax) [[unlikely]]
+    // size_class() for 1 .. kSmallMax in one step; 0 wraps around and, like anything over
+    // kSmallMax, takes the slow path.
+    std::size_t cls = (size - 1) >> 4;
+    if (cls >= kSmallMax / 16) [[unlikely]]
         return alloc_slow(size, 16);
-    unsigned cls = size_class(size);
-    std::size_t gross = class_size(cls) + sizeof(detail::BlockHeader);
+    std::size_t gross = (cls + 1) * 16 + sizeof(detail::BlockHeader);
     char* block;
     if (Block* b = heads_[cls]) {
         px_track_unpoison(b, sizeof(Block));
@@ -321,21 +323,21 @@ inline void Heap::free(void* p) noexcept {
     std::uint64_t gen = h->gen;
     std::uint64_t size = h->size;
     // One compare: a block of the innermost frame with no flag set (flags are the top bits).
-    if (gen != top_serial_ || size > kSmallMax) [[unlikely]] {
+    std::size_t cls = (size - 1) >> 4; // as in alloc()
+    if (gen != top_serial_ || cls >= kSmallMax / 16) [[unlikely]] {
         px_track_poison(h, sizeof(*h));
         free_slow(p);
         return;
     }
     h->gen = gen | detail::kGenFreed;
     px_track_poison(h, sizeof(*h));
-    unsigned cls = size_class(size);
-    px_track_free(p, class_size(cls));
+    px_track_free(p, (cls + 1) * 16);
     px_track_unpoison(p, sizeof(Block));
     auto* b = static_cast<Block*>(p);
     b->next = heads_[cls];
     heads_[cls] = b;
     px_track_poison(p, sizeof(Block));
-    idle_ += class_size(cls) + sizeof(detail::BlockHeader);
+    idle_ += (cls + 1) * 16 + sizeof(detail::BlockHeader);
     ++frees_;
 }
 
