@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # (variables here are used by the scripts sourcing it)
 # interp/common.sh - helpers shared by fetch.sh, build.sh and smoke.sh. Sourced, never run.
 #
 # Everything the pipeline writes lives under one cache directory outside the repository:
@@ -12,7 +13,7 @@
 # stamp file so a mismatch can be explained.
 
 PX_INTERP_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PX_CACHE="${PX_CACHE:-${HOME}/.cache/pxkit}"
+PX_CACHE="$(realpath -m "${PX_CACHE:-${HOME}/.cache/pxkit}")" # absolute: build.sh changes directory
 
 # Bump when the way a tree or a build is produced changes in a way the inputs do not show.
 PX_PIPELINE_VERSION=1
@@ -49,7 +50,7 @@ px_pxkit_patches_hash() {
     if [[ -z "$list" ]]; then
         printf '' | px_sha256_stdin
     else
-        # shellcheck disable=SC2046  # file names are NNNN-*.patch, no spaces
+        # shellcheck disable=SC2086  # one path per line; NNNN-*.patch names have no spaces
         cat $list | px_sha256_stdin
     fi
 }
