@@ -1,0 +1,1 @@
+"""Parallel-conformance suite: small pure functions, main thread vs parallel.map."""

@@ -1,0 +1,1 @@
+"""Errors suite: exception propagation, result order, introspection functions, API misuse."""

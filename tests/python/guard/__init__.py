@@ -1,0 +1,1 @@
+"""Guard suite: MutationError for writes to main-owned objects, CloneError, ContextMemoryError."""
