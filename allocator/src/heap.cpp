@@ -58,7 +58,11 @@ MallocRegistry& malloc_registry() {
 }
 } // namespace
 
-Heap* owner_of_malloc_block(const void* p) noexcept {
+} // namespace detail
+} // namespace px
+
+px::Heap* PxHeap_owner_of_malloc_block(const void* p) noexcept {
+    using namespace px::detail;
     auto a = reinterpret_cast<std::uintptr_t>(p);
     MallocRegistry& r = malloc_registry();
     std::shared_lock lock(r.mu);
@@ -68,6 +72,9 @@ Heap* owner_of_malloc_block(const void* p) noexcept {
     --it;
     return a < it->second.first ? it->second.second : nullptr;
 }
+
+namespace px {
+namespace detail {
 
 // Frees a malloc_per_allocation block and forgets its owner.
 void forget_malloc_block(void* raw) {
@@ -157,7 +164,7 @@ Heap::Heap(const HeapOptions& options) : options_(options) {
     limit_ = options.limit ? options.limit : SIZE_MAX;
     next_chunk_size_ = kFirstChunk;
     if (options_.malloc_per_allocation)
-        detail::g_region.malloc_heaps.fetch_add(1, std::memory_order_relaxed);
+        PxHeap_region.malloc_heaps.fetch_add(1, std::memory_order_relaxed);
     frame_capacity_ = 8;
     frames_ = static_cast<Frame*>(std::calloc(frame_capacity_, sizeof(Frame)));
     PX_CHECK(frames_ != nullptr, "out of memory creating a heap");
@@ -194,7 +201,7 @@ Heap::~Heap() {
     std::free(cache_);
     std::free(frames_);
     if (options_.malloc_per_allocation)
-        detail::g_region.malloc_heaps.fetch_sub(1, std::memory_order_relaxed);
+        PxHeap_region.malloc_heaps.fetch_sub(1, std::memory_order_relaxed);
 }
 
 // ---- chunks ----

@@ -4,31 +4,31 @@
 
 #include "px/guards.h"
 
-namespace px {
+extern "C" {
+__thread px::Context* PxCtx_current __attribute__((tls_model("initial-exec"))) = nullptr;
+__thread bool PxCtx_main_thread __attribute__((tls_model("initial-exec"))) = false;
+}
 
-namespace detail {
-__thread Context* tls_context __attribute__((tls_model("initial-exec"))) = nullptr;
-__thread bool tls_main_thread __attribute__((tls_model("initial-exec"))) = false;
-} // namespace detail
+namespace px {
 
 namespace {
 std::atomic<bool> g_main_registered{false};
 } // namespace
 
 bool register_main_thread() noexcept {
-    if (detail::tls_main_thread)
+    if (PxCtx_main_thread)
         return true;
     bool expected = false;
     if (!g_main_registered.compare_exchange_strong(expected, true, std::memory_order_acq_rel))
         return false;
-    detail::tls_main_thread = true;
+    PxCtx_main_thread = true;
     return true;
 }
 
 void unregister_main_thread() noexcept {
-    if (!detail::tls_main_thread)
+    if (!PxCtx_main_thread)
         return;
-    detail::tls_main_thread = false;
+    PxCtx_main_thread = false;
     g_main_registered.store(false, std::memory_order_release);
 }
 

@@ -231,8 +231,18 @@ struct RegionView {
     std::atomic<std::atomic<Heap*>*> table{nullptr};
     std::atomic<int> malloc_heaps{0}; // heaps in malloc_per_allocation mode
 };
-extern RegionView g_region;
-Heap* owner_of_malloc_block(const void* p) noexcept;
+static_assert(sizeof(RegionView) == 4 * sizeof(void*), "the C view in Include/pxkit.h");
+
+} // namespace detail
+} // namespace px
+
+// The region and the malloc-mode lookup under C names: the patched interpreter reads them
+// from C (Include/pxkit.h declares the same layout).
+extern "C" px::detail::RegionView PxHeap_region;
+extern "C" px::Heap* PxHeap_owner_of_malloc_block(const void* p) noexcept;
+
+namespace px {
+namespace detail {
 
 inline BlockHeader* header_of(const void* p) noexcept {
     return reinterpret_cast<BlockHeader*>(const_cast<char*>(static_cast<const char*>(p)) -
@@ -258,26 +268,26 @@ constexpr std::size_t class_size(unsigned cls) noexcept {
 }
 
 inline bool is_context_memory(const void* p) noexcept {
-    std::uintptr_t size = detail::g_region.size.load(std::memory_order_acquire);
+    std::uintptr_t size = PxHeap_region.size.load(std::memory_order_acquire);
     std::uintptr_t off =
-        reinterpret_cast<std::uintptr_t>(p) - detail::g_region.base.load(std::memory_order_relaxed);
+        reinterpret_cast<std::uintptr_t>(p) - PxHeap_region.base.load(std::memory_order_relaxed);
     if (off < size) [[likely]]
         return true;
-    if (detail::g_region.malloc_heaps.load(std::memory_order_relaxed) == 0) [[likely]]
+    if (PxHeap_region.malloc_heaps.load(std::memory_order_relaxed) == 0) [[likely]]
         return false;
-    return detail::owner_of_malloc_block(p) != nullptr;
+    return PxHeap_owner_of_malloc_block(p) != nullptr;
 }
 
 inline Heap* owner_of(const void* p) noexcept {
-    std::uintptr_t size = detail::g_region.size.load(std::memory_order_acquire);
+    std::uintptr_t size = PxHeap_region.size.load(std::memory_order_acquire);
     std::uintptr_t off =
-        reinterpret_cast<std::uintptr_t>(p) - detail::g_region.base.load(std::memory_order_relaxed);
+        reinterpret_cast<std::uintptr_t>(p) - PxHeap_region.base.load(std::memory_order_relaxed);
     if (off < size) [[likely]]
-        return detail::g_region.table.load(std::memory_order_relaxed)[off >> 16].load(
+        return PxHeap_region.table.load(std::memory_order_relaxed)[off >> 16].load(
             std::memory_order_relaxed);
-    if (detail::g_region.malloc_heaps.load(std::memory_order_relaxed) == 0) [[likely]]
+    if (PxHeap_region.malloc_heaps.load(std::memory_order_relaxed) == 0) [[likely]]
         return nullptr;
-    return detail::owner_of_malloc_block(p);
+    return PxHeap_owner_of_malloc_block(p);
 }
 
 struct Heap::Block {

@@ -30,16 +30,20 @@ struct Context {
     void* user = nullptr;     // the runtime's own state for this context
 };
 
-namespace detail {
-// Defined in guards.cpp. __thread rather than thread_local: no TLS wrapper call, and the
-// same symbol is readable from C.
-extern __thread Context* tls_context __attribute__((tls_model("initial-exec")));
-extern __thread bool tls_main_thread __attribute__((tls_model("initial-exec")));
-} // namespace detail
+} // namespace px
 
-inline Context* current_context() noexcept { return detail::tls_context; }
-inline bool in_parallel_context() noexcept { return detail::tls_context != nullptr; }
-inline bool is_main_thread() noexcept { return detail::tls_main_thread; }
+// Defined in guards.cpp under C names, because the patched interpreter reads them from C
+// (Include/pxkit.h). __thread rather than thread_local: no TLS wrapper call.
+extern "C" {
+extern __thread px::Context* PxCtx_current __attribute__((tls_model("initial-exec")));
+extern __thread bool PxCtx_main_thread __attribute__((tls_model("initial-exec")));
+}
+
+namespace px {
+
+inline Context* current_context() noexcept { return PxCtx_current; }
+inline bool in_parallel_context() noexcept { return PxCtx_current != nullptr; }
+inline bool is_main_thread() noexcept { return PxCtx_main_thread; }
 
 // Marks the calling thread as the main thread. Returns false, changing nothing, if another
 // thread registered first (registering the same thread twice is fine).
@@ -50,10 +54,10 @@ void unregister_main_thread() noexcept;
 // Enters `ctx` on this thread for the scope's lifetime; restores the previous one after.
 class ContextScope {
 public:
-    explicit ContextScope(Context& ctx) noexcept : previous_(detail::tls_context) {
-        detail::tls_context = &ctx;
+    explicit ContextScope(Context& ctx) noexcept : previous_(PxCtx_current) {
+        PxCtx_current = &ctx;
     }
-    ~ContextScope() { detail::tls_context = previous_; }
+    ~ContextScope() { PxCtx_current = previous_; }
     ContextScope(const ContextScope&) = delete;
     ContextScope& operator=(const ContextScope&) = delete;
 
@@ -67,7 +71,7 @@ inline Owner owner(const void* p) noexcept {
     Heap* h = owner_of(p);
     if (h == nullptr)
         return Owner::main;
-    Context* ctx = detail::tls_context;
+    Context* ctx = PxCtx_current;
     return ctx != nullptr && ctx->heap == h ? Owner::current_context : Owner::other_context;
 }
 
