@@ -70,19 +70,13 @@ struct Malloc {
     }
 };
 
-template <class Allocator> void BM_batch(benchmark::State& state) {
-    Allocator allocator;
-    px::bench::run_batches(state, allocator);
-}
-
-BENCHMARK_TEMPLATE(BM_batch, HeapRewind)->Name("alloc_batch/heap")->Apply(px::bench::small_sizes);
-BENCHMARK_TEMPLATE(BM_batch, HeapFree)
-    ->Name("alloc_batch/heap_free")
-    ->Apply(px::bench::small_sizes);
-BENCHMARK_TEMPLATE(BM_batch, HeapHook)
-    ->Name("alloc_batch/heap_hook")
-    ->Apply(px::bench::small_sizes);
-BENCHMARK_TEMPLATE(BM_batch, Malloc)->Name("alloc_batch/malloc")->Apply(px::bench::small_sizes);
+[[maybe_unused]] const bool batches_registered = [] {
+    px::bench::register_batches<HeapRewind>("alloc_batch/heap");
+    px::bench::register_batches<HeapFree>("alloc_batch/heap_free");
+    px::bench::register_batches<HeapHook>("alloc_batch/heap_hook");
+    px::bench::register_batches<Malloc>("alloc_batch/malloc");
+    return true;
+}();
 
 // ---- rewind cost ----------------------------------------------------------------------------
 //

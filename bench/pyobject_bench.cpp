@@ -13,16 +13,18 @@ namespace {
 
 // PyObject_Malloc needs an initialised runtime and the GIL. Py_InitializeEx leaves the GIL
 // with the calling thread, which is the one running the benchmarks; the interpreter is never
-// finalised (the process exits when the benchmarks are done).
+// finalised (the process exits when the benchmarks are done). Py_InitializeEx aborts the
+// process if it fails.
 void ensure_python() {
     static const bool ready = [] {
         Py_InitializeEx(0);
-        return Py_IsInitialized() != 0;
+        return true;
     }();
     (void)ready;
 }
 
 struct PyObjectMalloc {
+    PyObjectMalloc() { ensure_python(); }
     void begin() {}
     void* alloc(std::size_t n) { return PyObject_Malloc(n); }
     bool end(std::vector<char*>& blocks) {
@@ -32,15 +34,9 @@ struct PyObjectMalloc {
     }
 };
 
-void BM_pyobject_malloc(benchmark::State& state) {
-    ensure_python();
-    if (!Py_IsInitialized()) {
-        state.SkipWithError("Py_InitializeEx failed");
-        return;
-    }
-    PyObjectMalloc allocator;
-    px::bench::run_batches(state, allocator);
-}
-BENCHMARK(BM_pyobject_malloc)->Name("alloc_batch/pyobject_malloc")->Apply(px::bench::small_sizes);
+[[maybe_unused]] const bool registered = [] {
+    px::bench::register_batches<PyObjectMalloc>("alloc_batch/pyobject_malloc");
+    return true;
+}();
 
 } // namespace
