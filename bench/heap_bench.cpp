@@ -1,5 +1,6 @@
 // heap_bench.cpp — the context heap: small allocation against glibc malloc, rewind cost
-// against the number of objects and of chunks, and the fixed cost of a snapshot and rewind.
+// against the number of objects and of chunks (warm and cold caches), and the fixed cost of a
+// snapshot and rewind.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -80,12 +81,17 @@ struct Malloc {
 
 // ---- rewind cost ----------------------------------------------------------------------------
 //
-// Only the rewind is timed (manual time); filling the heap is not. One clock read costs tens
-// of nanoseconds, as much as a small rewind, so a small case times a stack of rewinds in one
-// go: `stack` snapshots, each followed by its own fill, then the rewinds newest first. Each of
-// those is a full rewind releasing exactly `objects` objects.
+// Only the rewind is timed (manual time); filling the heap is not. Two cache states:
+//  * warm (rewind/objects): the rewind runs right after its fill, as a callback's does. One
+//    clock read costs tens of nanoseconds, as much as a small rewind, so a small case times a
+//    stack of rewinds in one go: `stack` snapshots, each followed by its own fill, then the
+//    rewinds newest first, each a full rewind releasing exactly `objects` objects. "Warm" is
+//    exact only for small fills: a fill of 10^6 objects streams 48 MB past the heap's
+//    metadata, so its rewind starts with that metadata out of L1 and L2.
+//  * cold (rewind/objects_cold): one rewind per fill, and before it a 64 MiB buffer is
+//    touched, so every case, whatever its fill, starts from the same empty caches and TLBs.
 
-constexpr std::size_t kObjectSize = 32; // a float or a small int object
+constexpr std::size_t kObjectSize = 32; // a one-digit int, the commonest size in python_sizes.h
 using Clock = std::chrono::steady_clock;
 
 bool quick() {
@@ -134,11 +140,12 @@ struct RewindTally {
     }
 };
 
-// Times rewinding snaps newest first and adds them to the tally.
+// Times rewinding snaps newest first and adds them to the tally. chunks_before is the heap's
+// chunk count, read by the caller (reading it here would warm the heap for a cold case).
 void timed_rewinds(benchmark::State& state, Heap& heap, std::vector<Snapshot>& snaps,
-                   RewindTally& tally) {
-    const std::size_t chunks_before = heap.stats().chunks;
+                   RewindTally& tally, std::size_t chunks_before) {
     bool failed = false;
+    benchmark::DoNotOptimize(Clock::now()); // the clock's own code and data are warm
     const auto t0 = Clock::now();
     for (auto s = snaps.rbegin(); s != snaps.rend(); ++s)
         failed |= heap.rewind(*s) != RewindStatus::ok;
@@ -181,7 +188,43 @@ void BM_rewind_objects(benchmark::State& state, std::size_t cache_bytes) {
                 return;
             }
         }
-        timed_rewinds(state, heap, snaps, tally);
+        timed_rewinds(state, heap, snaps, tally, heap.stats().chunks);
+    }
+    tally.report(state);
+    state.counters["objects"] = static_cast<double>(objects);
+}
+
+// More than L1, L2 and the 32 MiB L3 of the machine px_bench was written on, and 16384 pages,
+// more than the TLBs map.
+constexpr std::size_t kEvictBytes = std::size_t{64} << 20;
+
+// Writes one byte in every cache line of the buffer, so the heap's memory (the Heap itself,
+// frames, chunk arrays, descriptors) and the rewind's code start out of the caches and TLBs,
+// for every fill size alike.
+void evict_caches() {
+    static std::vector<unsigned char> buffer(kEvictBytes); // faulted in by the first call
+    for (std::size_t i = 0; i < buffer.size(); i += 64)
+        buffer[i] = static_cast<unsigned char>(buffer[i] + 1);
+    benchmark::ClobberMemory();
+}
+
+// range(0) small objects allocated since the snapshot, rewound with cold caches.
+void BM_rewind_objects_cold(benchmark::State& state) {
+    const auto objects = static_cast<std::size_t>(state.range(0));
+    Heap heap(HeapOptions{.cache_bytes = kLargeCache});
+    benchmark::DoNotOptimize(heap.alloc(64));
+    std::vector<Snapshot> snaps(1);
+    RewindTally tally;
+    tally.ns_per_rewind.reserve(static_cast<std::size_t>(state.max_iterations));
+    for (auto _ : state) {
+        snaps[0] = heap.snapshot();
+        if (!fill_small(heap, objects)) {
+            state.SkipWithError("allocation failed");
+            return;
+        }
+        const std::size_t chunks_before = heap.stats().chunks;
+        evict_caches();
+        timed_rewinds(state, heap, snaps, tally, chunks_before);
     }
     tally.report(state);
     state.counters["objects"] = static_cast<double>(objects);
@@ -210,7 +253,7 @@ void BM_rewind_chunks(benchmark::State& state) {
                 benchmark::DoNotOptimize(p);
             }
         }
-        timed_rewinds(state, heap, snaps, tally);
+        timed_rewinds(state, heap, snaps, tally, heap.stats().chunks);
     }
     tally.report(state);
 }
@@ -223,6 +266,11 @@ void BM_rewind_chunks(benchmark::State& state) {
             ->Arg(objects)
             ->UseManualTime()
             ->Iterations(fills);
+        // Each iteration touches 64 MiB, some milliseconds: a fixed, smaller count.
+        benchmark::RegisterBenchmark("rewind/objects_cold", BM_rewind_objects_cold)
+            ->Arg(objects)
+            ->UseManualTime()
+            ->Iterations(quick() ? 1 : 150);
         // The default cache: chunks beyond 8 MiB go back to the OS inside the rewind.
         benchmark::RegisterBenchmark("rewind/objects_default_cache", BM_rewind_objects,
                                      HeapOptions{}.cache_bytes)
