@@ -61,7 +61,7 @@ MallocRegistry& malloc_registry() {
 } // namespace detail
 } // namespace px
 
-px::Heap* PxHeap_owner_of_malloc_block(const void* p) noexcept {
+void* PxHeap_owner_of_malloc_block(const void* p) {
     using namespace px::detail;
     auto a = reinterpret_cast<std::uintptr_t>(p);
     MallocRegistry& r = malloc_registry();
@@ -164,7 +164,7 @@ Heap::Heap(const HeapOptions& options) : options_(options) {
     limit_ = options.limit ? options.limit : SIZE_MAX;
     next_chunk_size_ = kFirstChunk;
     if (options_.malloc_per_allocation)
-        PxHeap_region.malloc_heaps.fetch_add(1, std::memory_order_relaxed);
+        std::atomic_ref<int>(PxHeap_region.malloc_heaps).fetch_add(1, std::memory_order_relaxed);
     frame_capacity_ = 8;
     frames_ = static_cast<Frame*>(std::calloc(frame_capacity_, sizeof(Frame)));
     PX_CHECK(frames_ != nullptr, "out of memory creating a heap");
@@ -201,7 +201,7 @@ Heap::~Heap() {
     std::free(cache_);
     std::free(frames_);
     if (options_.malloc_per_allocation)
-        PxHeap_region.malloc_heaps.fetch_sub(1, std::memory_order_relaxed);
+        std::atomic_ref<int>(PxHeap_region.malloc_heaps).fetch_sub(1, std::memory_order_relaxed);
 }
 
 // ---- chunks ----

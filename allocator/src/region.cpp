@@ -16,7 +16,7 @@
 #include "assert.h"
 #include "px/heap.h"
 
-px::detail::RegionView PxHeap_region;
+PxHeap_RegionView PxHeap_region;
 
 namespace px::detail {
 
@@ -63,14 +63,14 @@ bool reserve_locked(Slots& s) {
     s.base = base;
     s.granules = granules;
     // Zero-filled pages are valid null atomics on every platform we build for.
-    PxHeap_region.table.store(static_cast<std::atomic<Heap*>*>(table), std::memory_order_relaxed);
-    PxHeap_region.base.store(base, std::memory_order_relaxed);
-    PxHeap_region.size.store(bytes, std::memory_order_release);
+    std::atomic_ref<void*>(PxHeap_region.table).store(table, std::memory_order_relaxed);
+    std::atomic_ref<std::uintptr_t>(PxHeap_region.base).store(base, std::memory_order_relaxed);
+    std::atomic_ref<std::uintptr_t>(PxHeap_region.size).store(bytes, std::memory_order_release);
     return true;
 }
 
 void set_owner(std::size_t first, std::size_t count, Heap* owner) {
-    std::atomic<Heap*>* table = PxHeap_region.table.load(std::memory_order_relaxed);
+    std::atomic<Heap*>* table = region_table();
     for (std::size_t i = first; i < first + count; ++i)
         table[i].store(owner, std::memory_order_relaxed);
 }

@@ -5,7 +5,7 @@
 #include "px/guards.h"
 
 extern "C" {
-__thread px::Context* PxCtx_current __attribute__((tls_model("initial-exec"))) = nullptr;
+__thread PxContext* PxCtx_current __attribute__((tls_model("initial-exec"))) = nullptr;
 __thread bool PxCtx_main_thread __attribute__((tls_model("initial-exec"))) = false;
 }
 

@@ -222,27 +222,41 @@ constexpr std::uint64_t kGenLarge = 1ull << 62;  // owns a dedicated chunk
 constexpr std::uint64_t kGenMalloc = 1ull << 61; // malloc_per_allocation block
 constexpr std::uint64_t kGenFlags = kGenFreed | kGenLarge | kGenMalloc;
 
-// What owner_of() reads. base and size are written once, when the region is reserved; the
-// table entries whenever a chunk changes hands. All loads are relaxed except `size`, which
-// publishes the other two.
-struct RegionView {
-    std::atomic<std::uintptr_t> base{0};
-    std::atomic<std::uintptr_t> size{0};
-    std::atomic<std::atomic<Heap*>*> table{nullptr};
-    std::atomic<int> malloc_heaps{0}; // heaps in malloc_per_allocation mode
-};
-static_assert(sizeof(RegionView) == 4 * sizeof(void*), "the C view in Include/pxkit.h");
-
 } // namespace detail
 } // namespace px
 
-// The region and the malloc-mode lookup under C names: the patched interpreter reads them
-// from C (Include/pxkit.h declares the same layout).
-extern "C" px::detail::RegionView PxHeap_region;
-extern "C" px::Heap* PxHeap_owner_of_malloc_block(const void* p) noexcept;
+// What owner_of() reads, under C names, because the patched interpreter reads it from C too:
+// Include/pxkit.h has the same definition behind the same guard. base, size and table are
+// written once, when the region is reserved; the table's entries whenever a chunk changes
+// hands. Every access is atomic (std::atomic_ref here, __atomic builtins in C); all are
+// relaxed except `size`, which publishes the others.
+#ifndef PX_HEAP_REGION_VIEW_DEFINED
+#define PX_HEAP_REGION_VIEW_DEFINED
+extern "C" {
+struct PxHeap_RegionView {
+    std::uintptr_t base;
+    std::uintptr_t size;
+    void* table;      // std::atomic<px::Heap*>[size >> 16]
+    int malloc_heaps; // heaps in malloc_per_allocation mode
+};
+}
+#endif
+extern "C" PxHeap_RegionView PxHeap_region;
+extern "C" void* PxHeap_owner_of_malloc_block(const void* p);
 
 namespace px {
 namespace detail {
+
+inline std::uintptr_t region_load(std::uintptr_t& field, std::memory_order order) noexcept {
+    return std::atomic_ref<std::uintptr_t>(field).load(order);
+}
+inline int malloc_heaps() noexcept {
+    return std::atomic_ref<int>(PxHeap_region.malloc_heaps).load(std::memory_order_relaxed);
+}
+inline std::atomic<Heap*>* region_table() noexcept {
+    return static_cast<std::atomic<Heap*>*>(
+        std::atomic_ref<void*>(PxHeap_region.table).load(std::memory_order_relaxed));
+}
 
 inline BlockHeader* header_of(const void* p) noexcept {
     return reinterpret_cast<BlockHeader*>(const_cast<char*>(static_cast<const char*>(p)) -
@@ -268,26 +282,25 @@ constexpr std::size_t class_size(unsigned cls) noexcept {
 }
 
 inline bool is_context_memory(const void* p) noexcept {
-    std::uintptr_t size = PxHeap_region.size.load(std::memory_order_acquire);
-    std::uintptr_t off =
-        reinterpret_cast<std::uintptr_t>(p) - PxHeap_region.base.load(std::memory_order_relaxed);
+    std::uintptr_t size = detail::region_load(PxHeap_region.size, std::memory_order_acquire);
+    std::uintptr_t off = reinterpret_cast<std::uintptr_t>(p) -
+                         detail::region_load(PxHeap_region.base, std::memory_order_relaxed);
     if (off < size) [[likely]]
         return true;
-    if (PxHeap_region.malloc_heaps.load(std::memory_order_relaxed) == 0) [[likely]]
+    if (detail::malloc_heaps() == 0) [[likely]]
         return false;
     return PxHeap_owner_of_malloc_block(p) != nullptr;
 }
 
 inline Heap* owner_of(const void* p) noexcept {
-    std::uintptr_t size = PxHeap_region.size.load(std::memory_order_acquire);
-    std::uintptr_t off =
-        reinterpret_cast<std::uintptr_t>(p) - PxHeap_region.base.load(std::memory_order_relaxed);
+    std::uintptr_t size = detail::region_load(PxHeap_region.size, std::memory_order_acquire);
+    std::uintptr_t off = reinterpret_cast<std::uintptr_t>(p) -
+                         detail::region_load(PxHeap_region.base, std::memory_order_relaxed);
     if (off < size) [[likely]]
-        return PxHeap_region.table.load(std::memory_order_relaxed)[off >> 16].load(
-            std::memory_order_relaxed);
-    if (PxHeap_region.malloc_heaps.load(std::memory_order_relaxed) == 0) [[likely]]
+        return detail::region_table()[off >> 16].load(std::memory_order_relaxed);
+    if (detail::malloc_heaps() == 0) [[likely]]
         return nullptr;
-    return PxHeap_owner_of_malloc_block(p);
+    return static_cast<Heap*>(PxHeap_owner_of_malloc_block(p));
 }
 
 struct Heap::Block {

@@ -20,26 +20,24 @@
 
 #include "px/heap.h"
 
-namespace px {
-
 // One parallel context as seen by the thread running it. The runtime owns these; guards
-// only publishes which one is current.
-struct Context {
-    Heap* heap = nullptr;     // where the callback's objects are allocated
+// only publishes which one is current. Its C name is what Include/pxkit.h forward-declares.
+extern "C" struct PxContext {
+    px::Heap* heap = nullptr; // where the callback's objects are allocated
     std::uint32_t worker = 0; // 1..N for workers
     void* user = nullptr;     // the runtime's own state for this context
 };
 
-} // namespace px
-
 // Defined in guards.cpp under C names, because the patched interpreter reads them from C
 // (Include/pxkit.h). __thread rather than thread_local: no TLS wrapper call.
 extern "C" {
-extern __thread px::Context* PxCtx_current __attribute__((tls_model("initial-exec")));
+extern __thread PxContext* PxCtx_current __attribute__((tls_model("initial-exec")));
 extern __thread bool PxCtx_main_thread __attribute__((tls_model("initial-exec")));
 }
 
 namespace px {
+
+using Context = ::PxContext;
 
 inline Context* current_context() noexcept { return PxCtx_current; }
 inline bool in_parallel_context() noexcept { return PxCtx_current != nullptr; }
