@@ -19,6 +19,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <new>
 #include <shared_mutex>
 
 #include "assert.h"
@@ -406,17 +407,21 @@ void* Heap::alloc_slow(std::size_t size, std::size_t alignment) noexcept {
             return nullptr;
         }
         p = static_cast<char*>(raw) + prefix;
+        auto& r = detail::malloc_registry();
+        try {
+            std::unique_lock lock(r.mu);
+            r.blocks[reinterpret_cast<std::uintptr_t>(raw)] = {
+                reinterpret_cast<std::uintptr_t>(p + (size ? size : 1)), this};
+        } catch (const std::bad_alloc&) { // the registry could not grow
+            std::free(raw);
+            ++failed_;
+            return nullptr;
+        }
         auto* m = reinterpret_cast<MallocLink*>(p - kHeader) - 1;
         *m = MallocLink{nullptr, malloc_blocks_, raw, gross};
         if (malloc_blocks_)
             malloc_blocks_->prev = m;
         malloc_blocks_ = m;
-        auto& r = detail::malloc_registry();
-        {
-            std::unique_lock lock(r.mu);
-            r.blocks[reinterpret_cast<std::uintptr_t>(raw)] = {
-                reinterpret_cast<std::uintptr_t>(p + (size ? size : 1)), this};
-        }
         outside_ += gross;
         flags = kGenMalloc;
     } else if (size > kMediumMax) {
