@@ -181,6 +181,31 @@ TEST_P(LimitTest, RefusedAllocationIsNotCountedAsAnAllocation) {
     EXPECT_EQ(s.high_water, 0u);
 }
 
+TEST_P(LimitTest, LimitHoldsWhenLargeAndSmallAllocationsMix) {
+    // The bump path checks the limit against a precomputed end: a large block taken in
+    // between must shrink the room left for small ones.
+    heap.set_limit(150 * kKiB);
+    ASSERT_NE(heap.alloc(16), nullptr);
+    ASSERT_NE(heap.alloc(100000), nullptr);
+    int small = 0;
+    while (heap.alloc(1000) != nullptr) {
+        ++small;
+        ASSERT_LE(heap.stats().bytes_held, heap.limit()) << small << " small blocks";
+    }
+    EXPECT_GT(small, 0);
+    EXPECT_LE(heap.stats().bytes_in_use, heap.limit());
+    EXPECT_GT(heap.stats().bytes_in_use + gross(1000), heap.limit());
+}
+
+TEST_P(LimitTest, RaisingTheLimitGivesRoomAtOnce) {
+    heap.set_limit(10 * kKiB);
+    while (heap.alloc(500) != nullptr) {
+    }
+    heap.set_limit(20 * kKiB);
+    EXPECT_NE(heap.alloc(500), nullptr);
+    EXPECT_LE(heap.stats().bytes_held, 20 * kKiB);
+}
+
 class ChunkLimitTest : public LimitTest {};
 INSTANTIATE_TEST_SUITE_P(Modes, ChunkLimitTest, PX_CHUNK_HEAP_MODES);
 
@@ -189,6 +214,24 @@ TEST_P(ChunkLimitTest, ReallocWithinTheSizeClassSucceedsAtTheLimit) {
     void* p = heap.alloc(20);
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(heap.realloc(p, 30), p); // same 32-byte class: no new bytes in use
+}
+
+TEST_P(ChunkLimitTest, LimitCountsFreedBlocksUntilTheRewind) {
+    heap.set_limit(10 * gross(1000));
+    Snapshot s = heap.snapshot();
+    std::vector<void*> blocks;
+    for (int i = 0; i < 10; ++i) {
+        blocks.push_back(heap.alloc(1000));
+        ASSERT_NE(blocks.back(), nullptr);
+    }
+    for (void* p : blocks)
+        heap.free(p);
+    EXPECT_EQ(heap.stats().bytes_in_use, 0u);
+    // Freed blocks are still held: another size cannot have their bytes, the same size can.
+    EXPECT_EQ(heap.alloc(100), nullptr);
+    EXPECT_NE(heap.alloc(1000), nullptr);
+    ASSERT_EQ(heap.rewind(s), RewindStatus::ok);
+    EXPECT_NE(heap.alloc(100), nullptr); // the rewind gave everything back
 }
 
 TEST_P(ChunkLimitTest, FreedBlockIsReusedAtTheLimit) {

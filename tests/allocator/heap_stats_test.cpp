@@ -111,6 +111,28 @@ TEST_P(StatsTest, SnapshotsRewindsAndDepthAreCounted) {
     EXPECT_EQ(heap.depth(), s.depth);
 }
 
+TEST_P(StatsTest, BytesHeldIsNeverBelowBytesInUseAndHighWaterNeverBelowEither) {
+    auto check = [&](const char* after) {
+        HeapStats s = heap.stats();
+        EXPECT_GE(s.bytes_held, s.bytes_in_use) << after;
+        EXPECT_GE(s.high_water, s.bytes_held) << after;
+    };
+    check("nothing");
+    std::vector<void*> blocks;
+    for (std::size_t n : {10, 700, 5000, 60000})
+        blocks.push_back(heap.alloc(n));
+    check("allocations");
+    blocks.push_back(heap.alloc_aligned(100, 8192));
+    check("an aligned allocation");
+    Snapshot s = heap.snapshot();
+    heap.free(blocks[0]);
+    heap.free(blocks[3]);
+    check("frees inside a snapshot");
+    ASSERT_NE(heap.alloc(40000), nullptr);
+    ASSERT_EQ(heap.rewind(s), RewindStatus::ok);
+    check("the rewind");
+}
+
 // ---- chunk statistics and the chunk cache ----
 
 class ChunkStatsTest : public testing::TestWithParam<Mode> {
@@ -127,6 +149,76 @@ protected:
     }
 };
 INSTANTIATE_TEST_SUITE_P(Modes, ChunkStatsTest, PX_CHUNK_HEAP_MODES);
+
+// ---- bytes_held (chunk-backed heaps: a malloc'd block goes back to malloc when freed) ----
+
+TEST_P(ChunkStatsTest, FreeingASmallOrMediumBlockKeepsItsBytesHeld) {
+    Heap heap(options_for(GetParam()));
+    void* a = heap.alloc(100);
+    void* b = heap.alloc(5000);
+    ASSERT_TRUE(a && b);
+    const HeapStats before = heap.stats();
+    EXPECT_EQ(before.bytes_held, gross(100) + gross(5000));
+    heap.free(a);
+    heap.free(b);
+    EXPECT_EQ(heap.stats().bytes_held, before.bytes_held); // waiting on free lists
+    EXPECT_EQ(heap.stats().bytes_in_use, 0u);
+    ASSERT_NE(heap.alloc(100), nullptr); // reused from the free list: nothing more held
+    EXPECT_EQ(heap.stats().bytes_held, before.bytes_held);
+}
+
+TEST_P(ChunkStatsTest, RewindGivesBackEverythingHeldSinceTheSnapshot) {
+    Heap heap(options_for(GetParam()));
+    void* old = heap.alloc(300);
+    ASSERT_NE(old, nullptr);
+    const std::size_t at_snapshot = heap.stats().bytes_held;
+    Snapshot s = heap.snapshot();
+    heap.free(old); // freed after the snapshot: on a free list after the rewind, still held
+    for (int i = 0; i < 100; ++i)
+        ASSERT_NE(heap.alloc(static_cast<std::size_t>(i) * 50), nullptr);
+    ASSERT_NE(heap.alloc_aligned(10, 4096), nullptr);
+    ASSERT_GT(heap.stats().bytes_held, at_snapshot);
+    ASSERT_EQ(heap.rewind(s), RewindStatus::ok);
+    EXPECT_EQ(heap.stats().bytes_held, at_snapshot);
+    EXPECT_EQ(heap.stats().bytes_in_use, 0u);
+}
+
+TEST_P(ChunkStatsTest, AlignmentPaddingIsHeldButNotInUse) {
+    Heap heap(options_for(GetParam()));
+    ASSERT_NE(heap.alloc(16), nullptr); // the bump pointer is now 32 bytes into a chunk
+    const HeapStats before = heap.stats();
+    void* p = heap.alloc_aligned(16, 4096);
+    ASSERT_NE(p, nullptr);
+    const HeapStats after = heap.stats();
+    EXPECT_EQ(after.bytes_in_use - before.bytes_in_use, gross(16));
+    EXPECT_GT(after.bytes_held - before.bytes_held, gross(16));
+    EXPECT_LT(after.bytes_held - before.bytes_held, gross(16) + 4096);
+}
+
+// A large block has a chunk of its own; freeing it gives the chunk back at once (to the cache
+// or the OS), so it is no longer held. (px/heap.h says "frees never lower" bytes_held, which
+// holds for small and medium blocks only.)
+TEST_P(ChunkStatsTest, LargeBlockFreedEarlyIsNoLongerHeld) {
+    Heap heap(options_for(GetParam()));
+    void* p = heap.alloc(100000);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(heap.stats().bytes_held, gross(100000));
+    heap.free(p);
+    EXPECT_EQ(heap.stats().bytes_held, 0u);
+}
+
+TEST_P(ChunkStatsTest, HighWaterFollowsBytesHeld) {
+    Heap heap(options_for(GetParam()));
+    std::vector<void*> blocks;
+    for (int i = 0; i < 20; ++i)
+        blocks.push_back(heap.alloc(1000));
+    for (void* p : blocks)
+        heap.free(p);
+    // Freed small blocks stay held, so the peak is what was held, not what was live.
+    ASSERT_NE(heap.alloc(200), nullptr);
+    EXPECT_EQ(heap.stats().high_water, heap.stats().bytes_held);
+    EXPECT_EQ(heap.stats().high_water, 20 * gross(1000) + gross(200));
+}
 
 TEST_P(ChunkStatsTest, ChunkBytesHoldTheBytesInUse) {
     Heap heap(options_for(GetParam()));

@@ -102,8 +102,9 @@ inline bool aligned_to(const void* p, std::size_t alignment) {
 
 // Every HeapStats field, in a form EXPECT_EQ compares and prints field by field.
 inline auto fields(const HeapStats& s) {
-    return std::make_tuple(s.bytes_in_use, s.high_water, s.chunk_bytes, s.cached_bytes, s.chunks,
-                           s.allocations, s.frees, s.failed, s.snapshots, s.rewinds, s.depth);
+    return std::make_tuple(s.bytes_in_use, s.bytes_held, s.high_water, s.chunk_bytes,
+                           s.cached_bytes, s.chunks, s.allocations, s.frees, s.failed, s.snapshots,
+                           s.rewinds, s.depth);
 }
 
 } // namespace px::test

@@ -6,8 +6,10 @@
 // it is cheap (reserved address space, not memory). The tests assume the region is empty when
 // each starts, which holds under ctest (one process per test) and in file order.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <vector>
 
@@ -145,6 +147,47 @@ TEST(RegionTest, AdjacentReturnedRunsCoalesce) {
     a.free(blocks[4]);
     a.trim();
     EXPECT_NE(b.alloc(3 * kBlock), nullptr);
+}
+
+TEST(RegionTest, RewindOfManyChunksAtOnceCachesThemAll) {
+    HeapOptions o = caching_everything();
+    Heap heap(o);
+    Snapshot s = heap.snapshot();
+    while (heap.stats().chunks < 40) // far more than any table of chunks starts with
+        ASSERT_NE(heap.alloc(30000), nullptr);
+    const std::size_t used = heap.stats().chunk_bytes;
+    ASSERT_EQ(heap.rewind(s), RewindStatus::ok);
+    EXPECT_EQ(heap.stats().cached_bytes, used);
+    EXPECT_EQ(heap.stats().chunks, 0u);
+    Snapshot t = heap.snapshot(); // and all of them come back from the cache
+    while (heap.stats().chunks < 40)
+        ASSERT_NE(heap.alloc(30000), nullptr);
+    EXPECT_EQ(heap.stats().chunk_bytes + heap.stats().cached_bytes, used);
+    ASSERT_EQ(heap.rewind(t), RewindStatus::ok);
+}
+
+// Runs in a child process of its own (threadsafe death tests re-execute the binary), where
+// no heap has reserved the region yet, with too little address space left to reserve it.
+TEST(RegionTest, AllocationFailsCleanlyWhenTheRegionCannotBeReserved) {
+    if (PX_TEST_SANITIZED)
+        GTEST_SKIP() << "an address-space limit breaks the sanitizer runtime's shadow mappings";
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+            std::size_t pages = 0;
+            std::ifstream("/proc/self/statm") >> pages;
+            rlimit limit{};
+            getrlimit(RLIMIT_AS, &limit);
+            limit.rlim_cur = pages * 4096 + 256 * kMiB; // the region needs 1 GiB
+            if (setrlimit(RLIMIT_AS, &limit) != 0)
+                std::exit(2);
+            Heap heap;
+            bool refused = heap.alloc(100) == nullptr && heap.alloc(100000) == nullptr &&
+                           heap.alloc(100) == nullptr; // and no retry that might crash
+            bool counted = heap.stats().failed == 3 && heap.stats().chunks == 0;
+            std::exit(refused && counted ? 0 : 1);
+        },
+        testing::ExitedWithCode(0), "");
 }
 
 } // namespace

@@ -398,7 +398,8 @@ private:
         HeapStats s = t.heap->stats();
         check(s.bytes_in_use == t.expected_in_use(), "bytes_in_use does not match the model");
         check(s.depth == t.snaps.size(), "depth does not match the model");
-        check(s.high_water >= s.bytes_in_use, "high_water below bytes_in_use");
+        check(s.bytes_held >= s.bytes_in_use, "bytes_held below bytes_in_use");
+        check(s.high_water >= s.bytes_held, "high_water below bytes_held");
         if (&t != churn_.get()) { // the churn heap also runs dealloc-list rounds
             check(s.allocations == t.allocations, "allocations do not match the model");
             check(s.frees == t.frees, "frees do not match the model");
@@ -406,7 +407,7 @@ private:
             check(s.rewinds == t.rewinds, "rewinds do not match the model");
         }
         if (!t.heap->options().malloc_per_allocation)
-            check(s.chunk_bytes >= s.bytes_in_use, "chunk bytes below bytes in use");
+            check(s.chunk_bytes >= s.bytes_held, "chunk bytes below bytes held");
         check(s.failed == 0, "a refused allocation without a limit");
     }
 
