@@ -2,9 +2,10 @@
 # Instructions per allocation of px_bench's batch cases, counted by callgrind: the same batches
 # ratios.py times (1000 allocations, a byte written into each, then the release: one rewind,
 # or a free per block), run for a fixed number of batches (PX_BENCH_BATCHES) with only
-# px::bench::run_batches collected. The harness's own loop (about 8 instructions: the size,
-# the byte, the pointer kept) is in every figure alike. Information only: what the timed
-# ratios become without cache misses, branch mispredictions or a shared CPU.
+# px::bench::run_batches collected. The harness's own loop (reading the size, writing the
+# byte, keeping the pointer) is in every figure alike; the `none` column is that loop alone.
+# Information only: what the timed ratios become without cache misses, branch mispredictions
+# or a shared CPU.
 #
 # Usage: bench/alloc_instructions.sh [path/to/px_bench]   (default build/release/bench/px_bench)
 # Env:   BATCHES (default 200), SIZES (default "16 32 64 128 256 512 mix")
@@ -16,7 +17,7 @@ bin="${1:-$root/build/release/bench/px_bench}"
 command -v valgrind >/dev/null || { echo "alloc_instructions: needs valgrind" >&2; exit 2; }
 batches="${BATCHES:-200}"
 read -r -a sizes <<<"${SIZES:-16 32 64 128 256 512 mix}"
-allocators=(heap heap_free heap_hook malloc pyobject_malloc)
+allocators=(none heap heap_free heap_hook malloc pyobject_malloc)
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -38,7 +39,8 @@ per_alloc() { # allocator size -> instructions per allocation, or "-" if the cas
 }
 
 printf '%5s' size
-printf ' %15s' "${allocators[@]}" malloc/heap PyObject/heap
+printf ' %10s' none heap heap_free heap_hook malloc PyObject
+printf ' %11s' malloc/heap PyObject/heap
 printf '\n'
 for size in "${sizes[@]}"; do
     declare -A ir=()
@@ -47,11 +49,11 @@ for size in "${sizes[@]}"; do
     done
     printf '%5s' "$size"
     for a in "${allocators[@]}"; do
-        printf ' %15s' "${ir[$a]}"
+        printf ' %10s' "${ir[$a]}"
     done
     for a in malloc pyobject_malloc; do
         awk -v a="${ir[$a]}" -v b="${ir[heap]}" \
-            'BEGIN { if (a == "-" || b == "-") printf " %15s", "-"; else printf " %14.1fx", a / b }'
+            'BEGIN { if (a == "-" || b == "-") printf " %11s", "-"; else printf " %10.1fx", a / b }'
     done
     printf '\n'
 done

@@ -71,7 +71,21 @@ struct Malloc {
     }
 };
 
+// No allocator: every block is the same static buffer. What the harness itself costs per
+// allocation (reading the size, writing the byte, keeping the pointer, the loop), the floor
+// under every figure above; not an allocator to compare with.
+struct NoAllocator {
+    alignas(16) static inline char block[8192]; // more than the largest size in python_sizes.h
+    void begin() {}
+    void* alloc(std::size_t n) {
+        asm volatile("" : : "r"(n)); // the size is read, as a real allocator reads it
+        return block;
+    }
+    bool end(std::vector<char*>&) { return true; }
+};
+
 [[maybe_unused]] const bool batches_registered = [] {
+    px::bench::register_batches<NoAllocator>("alloc_batch/none");
     px::bench::register_batches<HeapRewind>("alloc_batch/heap");
     px::bench::register_batches<HeapFree>("alloc_batch/heap_free");
     px::bench::register_batches<HeapHook>("alloc_batch/heap_hook");
