@@ -50,7 +50,9 @@ assert $expect, (cfg, cflags)
 assert sysconfig.get_config_var('Py_ENABLE_SHARED') == 0, 'expected a static libpython'"
 
 # Patch 0001 adds Include/pxkit.h; make install ships it.
-check "pxkit hook-ABI header installed" test -f "$(dirname "$PY")/../include/python3.11/pxkit.h"
+# (include/python3.11d/ for debug: sysconfig knows the ABI-flagged name.)
+check "pxkit hook-ABI header installed" \
+    test -f "$("$PY" -c 'import sysconfig; print(sysconfig.get_path("include"))')/pxkit.h"
 
 check "threads" "$PY" -c '
 import threading
@@ -59,6 +61,31 @@ ts = [threading.Thread(target=lambda i=i: out.append(sum(range(i * 1000)))) for 
 for t in ts: t.start()
 for t in ts: t.join()
 assert len(out) == 4'
+
+# A sanitizer flavour must catch a bug planted through ctypes (libc calls it intercepts): a
+# heap overflow for ASan, two threads memset()ing one buffer with the GIL released for TSan.
+planted_bug_is_reported() { # expected-report python-code
+    local out
+    out="$("$PY" -c "$2" 2>&1)" && return 1 # the run must fail...
+    grep -qF "$1" <<<"$out"                   # ...and say why
+}
+case "$FLAVOUR" in
+    asan) check "ASan reports a planted overflow" planted_bug_is_reported \
+        "AddressSanitizer: heap-buffer-overflow" '
+import ctypes
+buf = ctypes.create_string_buffer(8)
+ctypes.memmove(buf, b"x" * 64, 64)' ;;
+    tsan) check "TSan reports a planted race" planted_bug_is_reported \
+        "ThreadSanitizer: data race" '
+import ctypes, threading
+buf = ctypes.create_string_buffer(1 << 16)
+def fill(byte):
+    for _ in range(100):
+        ctypes.memset(buf, byte, len(buf))
+threads = [threading.Thread(target=fill, args=(b,)) for b in (1, 2)]
+for t in threads: t.start()
+for t in threads: t.join()' ;;
+esac
 
 check "regrtest ${TESTS[*]}" "$PY" -m test -j2 "${TESTS[@]}"
 
