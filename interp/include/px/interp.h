@@ -1,0 +1,44 @@
+// px/interp.h — px_interp, the C++ side of the patched interpreter.
+//
+// The patched CPython calls the hooks that Include/pxkit.h declares; this library defines
+// them, installs the allocator dispatch that sends a context's allocations to its heap, and
+// gives the `parallel` module and the runtime the few controls they need over the main
+// thread's heap:
+//   * The main thread "parks" while workers run (it waits in pxkit's loop, holding the GIL
+//     but running no Python). Only then may a worker enter a main-heap section: the section
+//     lock serialises such workers, and the main thread takes the same lock whenever it
+//     wakes up to run Python (a signal handler, a call_from_main_thread function).
+//   * install_allocator() puts the dispatch in front of CPython's MEM and OBJ allocators.
+#pragma once
+
+#include <Python.h>
+
+namespace px::interp {
+
+// Installs the MEM/OBJ allocator dispatch once; later calls do nothing. Main thread, with
+// the GIL, before any worker runs.
+void install_allocator();
+
+// The main thread's side of main-heap sections. park() says "I run no Python until
+// unpark()"; it is called with the GIL held and keeps it.
+void park_main();
+void unpark_main();
+
+// While parked, the main thread runs Python (signal handlers, queued calls) only inside a
+// MainHeapTurn, which keeps workers out of their main-heap sections meanwhile.
+class MainHeapTurn {
+public:
+    MainHeapTurn();
+    ~MainHeapTurn();
+    MainHeapTurn(const MainHeapTurn&) = delete;
+    MainHeapTurn& operator=(const MainHeapTurn&) = delete;
+};
+
+// The exception types the hooks raise; set once by the parallel module at import.
+struct ErrorTypes {
+    PyObject* mutation_error = nullptr;       // parallel.MutationError (RuntimeError)
+    PyObject* context_memory_error = nullptr; // parallel.ContextMemoryError (MemoryError)
+};
+void set_error_types(const ErrorTypes& types);
+
+} // namespace px::interp

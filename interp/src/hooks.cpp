@@ -1,0 +1,86 @@
+// hooks.cpp — the functions the patched interpreter calls (Include/pxkit.h): main-heap
+// sections and the mutation guard's refusal.
+#include <mutex>
+
+#include <pxkit.h>
+
+#include "px/guards.h"
+#include "px/interp.h"
+
+namespace px::interp {
+namespace {
+
+std::mutex g_section;       // held by a worker in a main-heap section, or by the main thread
+bool g_main_parked = false; // guarded by g_section
+ErrorTypes g_errors;
+
+// A worker's section state. `saved` is the context it left to act as the main thread.
+struct Section {
+    PxContext* saved = nullptr;
+    int depth = 0;
+};
+thread_local Section t_section;
+
+} // namespace
+
+void park_main() {
+    std::lock_guard lock(g_section);
+    g_main_parked = true;
+}
+
+void unpark_main() {
+    std::lock_guard lock(g_section);
+    g_main_parked = false;
+}
+
+MainHeapTurn::MainHeapTurn() { g_section.lock(); }
+MainHeapTurn::~MainHeapTurn() { g_section.unlock(); }
+
+void set_error_types(const ErrorTypes& types) { g_errors = types; }
+
+} // namespace px::interp
+
+using px::interp::g_errors;
+using px::interp::g_main_parked;
+using px::interp::g_section;
+using px::interp::t_section;
+
+extern "C" int PxInterp_main_heap_enter(void) {
+    if (t_section.depth > 0) { // nested: already acting as the main thread
+        ++t_section.depth;
+        return 1;
+    }
+    if (PxCtx_current == nullptr)
+        return 1; // the main thread, or a thread outside any context: nothing to switch
+    g_section.lock();
+    if (!g_main_parked) {
+        g_section.unlock();
+        return 0;
+    }
+    t_section.saved = PxCtx_current;
+    t_section.depth = 1;
+    PxCtx_current = nullptr; // allocate, refcount and GC-track as the main thread does
+    return 1;
+}
+
+extern "C" void PxInterp_main_heap_exit(void) {
+    if (t_section.depth == 0)
+        return; // the matching enter switched nothing
+    if (--t_section.depth > 0)
+        return;
+    PxCtx_current = t_section.saved;
+    t_section.saved = nullptr;
+    g_section.unlock();
+}
+
+extern "C" int PxInterp_refuse_write(void* op, const char* what) {
+    auto* obj = static_cast<PyObject*>(op);
+    PyObject* type = g_errors.mutation_error ? g_errors.mutation_error : PyExc_RuntimeError;
+    PyErr_Format(type,
+                 "%s on a %.200s owned by the main thread is not allowed in a parallel "
+                 "context: main-thread objects are read-only there. Share mutable state "
+                 "through parallel.protect(obj), parallel.dict() or parallel.list(), or return "
+                 "the value from the callback and update it on the main thread",
+                 what, Py_TYPE(obj)->tp_name);
+    return -1;
+}
