@@ -87,6 +87,19 @@ TEST_P(AllocTest, AllocAlignedHonoursEveryPowerOfTwoFrom32To64KiB) {
     EXPECT_EQ(heap.stats().failed, 0u);
 }
 
+TEST_P(AllocTest, FirstBlockWithTheLargestAlignmentFitsInAFreshHeap) {
+    // The block, its header and up to 64 KiB of padding: more than a first chunk holds.
+    for (std::size_t n : {1, 1000, 30000}) {
+        Heap fresh(options_for(GetParam()));
+        void* p = fresh.alloc_aligned(n, 64 * kKiB);
+        ASSERT_NE(p, nullptr) << "n = " << n;
+        EXPECT_TRUE(aligned_to(p, 64 * kKiB)) << "n = " << n;
+        fill(p, n, 5);
+        EXPECT_TRUE(intact(p, n, 5));
+        EXPECT_EQ(owner_of(p), &fresh);
+    }
+}
+
 TEST_P(AllocTest, AllocAlignedBelow16IsStill16Aligned) {
     for (std::size_t align : {1, 2, 4, 8, 16}) {
         void* p = heap.alloc_aligned(24, align);
