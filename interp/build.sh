@@ -31,9 +31,10 @@ TREE="$("$PX_INTERP_DIR/fetch.sh" | tail -n1)"
 [[ -f "$TREE/.pxkit-source-stamp" ]] || px_die "fetch.sh gave no prepared tree"
 
 COMPILER_ID="$("$PX_CC" --version | head -n1)"
-STAMP="$(printf '%s\nbuild-pipeline %s\nflavour %s\ncc %s\ncxx %s\ncompiler %s\nconfigure %s\n' \
+LIBS_HASH="$(px_pxkit_libs_hash)"
+STAMP="$(printf '%s\nbuild-pipeline %s\nflavour %s\ncc %s\ncxx %s\ncompiler %s\nconfigure %s\npxkit-libs %s\n' \
     "$(cat "$TREE/.pxkit-source-stamp")" "$PX_PIPELINE_VERSION" "$FLAVOUR" "$PX_CC" "$PX_CXX" \
-    "$COMPILER_ID" "${PX_CONFIGURE_ARGS[*]}")"
+    "$COMPILER_ID" "${PX_CONFIGURE_ARGS[*]}" "$LIBS_HASH")"
 KEY="$(px_short "$(printf '%s' "$STAMP" | px_sha256_stdin)")"
 NAME="$KEY-$FLAVOUR"
 PREFIX="$PX_CACHE/python/$NAME"
@@ -61,6 +62,32 @@ timed() { # label command...: run the command, append "label seconds" to $BUILD/
     printf '%-10s %5d s\n' "$label" $((SECONDS - t0)) >>"$BUILD/timings"
 }
 
+# pxkit's static libraries, compiled against the configured tree (pyconfig.h in $BUILD, the
+# patched Include/ in $TREE) with the flavour's compilers and sanitizer, then declared in
+# Modules/Setup.local as the objects of the built-in module `parallel`. makesetup puts the
+# archives in MODLIBS, which every link of the interpreter lists after LINK_PYTHON_OBJS, so
+# they resolve PyInit_parallel and the hooks the patched objects call.
+build_pxkit_libs() {
+    local libs="$BUILD/pxkit-libs" type=RelWithDebInfo sanitize=none
+    case "$FLAVOUR" in
+        debug) type=Debug ;;
+        asan | tsan) sanitize="$FLAVOUR" ;;
+    esac
+    cmake -S "$PX_REPO_DIR" -B "$libs" -G Ninja -DCMAKE_BUILD_TYPE="$type" \
+        -DCMAKE_C_COMPILER="$PX_CC" -DCMAKE_CXX_COMPILER="$PX_CXX" -DPX_SANITIZE="$sanitize" \
+        -DPX_BUILD_TESTS=OFF -DPX_BUILD_BENCH=OFF -DPX_BUILD_EXAMPLES=OFF \
+        -DPX_PYTHON_BUILD_DIR="$BUILD" -DPX_PYTHON_SOURCE_DIR="$TREE" || return
+    cmake --build "$libs" -j"$JOBS" --target px_interp px_guards px_allocator || return
+    local a archives=()
+    for a in interp/libpx_interp.a guards/libpx_guards.a allocator/libpx_allocator.a; do
+        [[ -f "$libs/$a" ]] || { px_log "missing $libs/$a"; return 1; }
+        archives+=("$libs/$a")
+    done
+    mkdir -p Modules
+    printf '# pxkit: written by interp/build.sh\n*static*\nparallel %s -lstdc++\n' \
+        "${archives[*]}" >Modules/Setup.local
+}
+
 # configure + make + make install, output to the log. Explicit "|| return": errexit does
 # not act inside a function called from an "if".
 configure_make_install() {
@@ -68,6 +95,7 @@ configure_make_install() {
     exec >>"$1" 2>&1
     timed configure "$TREE/configure" CC="$PX_CC" CXX="$PX_CXX" --prefix="$PREFIX" \
         "${PX_CONFIGURE_ARGS[@]}" || return
+    timed pxkit-libs build_pxkit_libs || return
     timed make make -j"$JOBS" || return
     timed install make -j"$JOBS" install
 }

@@ -55,6 +55,17 @@ px_pxkit_patches_hash() {
     fi
 }
 
+PX_REPO_DIR="$(cd "$PX_INTERP_DIR/.." && pwd)"
+
+# sha256 over every source of pxkit's libraries that ends up inside pxpython (paths and
+# contents), so a change to any of them gives a new build key.
+px_pxkit_libs_hash() {
+    (cd "$PX_REPO_DIR" && find CMakeLists.txt cmake allocator guards interp/CMakeLists.txt \
+        interp/src interp/include -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.cmake' \
+        -o -name CMakeLists.txt \) -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) |
+        px_sha256_stdin
+}
+
 # Run "$@" while holding an exclusive lock on $1 (a lock-file path), so two fetches or two
 # builds of the same thing never race on the cache.
 px_with_lock() {
