@@ -1,0 +1,154 @@
+// module.cpp — the built-in module `parallel` (docs: /work/shared/design/API.md), first part:
+// introspection helpers, the exception types, and the allocator dispatch installed at import.
+//
+// Single-phase init: `parallel` is built into pxpython (Modules/Setup.local), imported once per
+// process, and pxkit supports only the main interpreter, so module state lives in statics.
+#include <Python.h>
+
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
+
+#include <pxkit.h>
+
+#include "px/guards.h"
+#include "px/interp.h"
+#include "probe.h"
+
+namespace {
+
+PyObject* g_mutation_error = nullptr;       // parallel.MutationError(RuntimeError)
+PyObject* g_clone_error = nullptr;          // parallel.CloneError(TypeError)
+PyObject* g_context_memory_error = nullptr; // parallel.ContextMemoryError(MemoryError)
+
+PyObject* cpu_count(PyObject*, PyObject*) {
+    cpu_set_t set;
+    long n = 0;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n <= 0)
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+    return PyLong_FromLong(n > 0 ? n : 1);
+}
+
+PyObject* is_parallel_thread(PyObject*, PyObject*) {
+    return PyBool_FromLong(px::in_parallel_context());
+}
+
+PyObject* thread_seq_id(PyObject*, PyObject*) {
+    const px::Context* ctx = px::current_context();
+    return PyLong_FromUnsignedLong(ctx != nullptr ? ctx->worker : 0);
+}
+
+PyObject* rdtsc(PyObject*, PyObject*) {
+#if defined(__x86_64__) || defined(__i386__)
+    return PyLong_FromUnsignedLongLong(__rdtsc());
+#else
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return PyLong_FromUnsignedLongLong(static_cast<unsigned long long>(ts.tv_sec) * 1000000000ull +
+                                       static_cast<unsigned long long>(ts.tv_nsec));
+#endif
+}
+
+// One write(2) per message, so lines from several workers never interleave. The UTF-8 copy is
+// a new bytes object: PyUnicode_AsUTF8() would cache it inside `msg`, a write to an object the
+// context may not own.
+PyObject* debug(PyObject*, PyObject* msg) {
+    if (!PyUnicode_Check(msg)) {
+        PyErr_Format(PyExc_TypeError, "parallel.debug() takes a str, not %.200s",
+                     Py_TYPE(msg)->tp_name);
+        return nullptr;
+    }
+    PyObject* utf8 = PyUnicode_AsEncodedString(msg, "utf-8", "backslashreplace");
+    if (utf8 == nullptr)
+        return nullptr;
+    std::string line(PyBytes_AS_STRING(utf8), static_cast<std::size_t>(PyBytes_GET_SIZE(utf8)));
+    Py_DECREF(utf8);
+    line += '\n';
+    const char* p = line.data();
+    std::size_t left = line.size();
+    while (left > 0) {
+        ssize_t n = write(STDERR_FILENO, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; // stderr closed or full: debug output is best effort
+        p += n;
+        left -= static_cast<std::size_t>(n);
+    }
+    Py_RETURN_NONE;
+}
+
+PyMethodDef g_methods[] = {
+    {"cpu_count", cpu_count, METH_NOARGS, "cpu_count() -> int: workers used by default."},
+    {"is_parallel_thread", is_parallel_thread, METH_NOARGS,
+     "is_parallel_thread() -> bool: True while running in a parallel context."},
+    {"thread_seq_id", thread_seq_id, METH_NOARGS,
+     "thread_seq_id() -> int: 0 on the main thread, 1..N on workers."},
+    {"rdtsc", rdtsc, METH_NOARGS, "rdtsc() -> int: the CPU's time-stamp counter."},
+    {"debug", debug, METH_O,
+     "debug(msg: str) -> None: one line to stderr, safe in a parallel context."},
+    {"_probe_tstate", px::interp::probe_tstate, METH_NOARGS,
+     "Test only: a thread without the GIL swaps in its own thread state."},
+    {"_probe_refcount", px::interp::probe_refcount, METH_O,
+     "Test only: refcounting of a main-owned and a context-owned object in a context."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyModuleDef g_module = {
+    PyModuleDef_HEAD_INIT, "parallel",
+    "pxkit: run Python callbacks in parallel contexts on worker threads.", -1, g_methods,
+    nullptr, nullptr, nullptr, nullptr,
+};
+
+// Creates parallel.<name>(base) once and adds it to the module (a new reference is kept).
+bool add_error(PyObject* module, PyObject** slot, const char* name, PyObject* base,
+               const char* doc) {
+    if (*slot == nullptr) {
+        std::string qualified = std::string("parallel.") + name;
+        *slot = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, base, nullptr);
+        if (*slot == nullptr)
+            return false;
+    }
+    Py_INCREF(*slot);
+    if (PyModule_AddObject(module, name, *slot) < 0) {
+        Py_DECREF(*slot);
+        return false;
+    }
+    return true;
+}
+
+} // namespace
+
+extern "C" PyObject* PyInit_parallel(void) {
+    if (px::in_parallel_context()) {
+        PyErr_SetString(PyExc_ImportError,
+                        "parallel must be imported on the main thread, not in a parallel context");
+        return nullptr;
+    }
+    PyObject* module = PyModule_Create(&g_module);
+    if (module == nullptr)
+        return nullptr;
+    if (!add_error(module, &g_mutation_error, "MutationError", PyExc_RuntimeError,
+                   "A parallel context wrote to an object owned by the main thread.") ||
+        !add_error(module, &g_clone_error, "CloneError", PyExc_TypeError,
+                   "A value had to cross heaps but cannot be cloned.") ||
+        !add_error(module, &g_context_memory_error, "ContextMemoryError", PyExc_MemoryError,
+                   "A parallel context's heap reached its byte limit.") ||
+        PyModule_AddIntConstant(module, "HOOK_ABI_VERSION", PXKIT_HOOK_ABI_VERSION) < 0) {
+        Py_DECREF(module);
+        return nullptr;
+    }
+    px::interp::set_error_types({g_mutation_error, g_context_memory_error});
+    px::register_main_thread(); // false only if another thread registered first: harmless
+    px::interp::install_allocator();
+    return module;
+}
