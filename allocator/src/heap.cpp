@@ -54,7 +54,8 @@ struct MallocRegistry {
     std::map<std::uintptr_t, std::pair<std::uintptr_t, Heap*>> blocks;
 };
 MallocRegistry& malloc_registry() {
-    static auto* r = new MallocRegistry;
+    alignas(MallocRegistry) static unsigned char storage[sizeof(MallocRegistry)];
+    static auto* r = new (storage) MallocRegistry; // never destroyed; first use cannot fail
     return *r;
 }
 } // namespace
@@ -386,7 +387,8 @@ void Heap::set_limit(std::size_t bytes) noexcept {
 // ---- allocation ----
 
 void* Heap::alloc_slow(std::size_t size, std::size_t alignment) noexcept {
-    if ((alignment & (alignment - 1)) != 0 || alignment > kMaxAlign || size > (SIZE_MAX >> 2)) {
+    if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > kMaxAlign ||
+        size > (SIZE_MAX >> 2)) {
         ++failed_;
         return nullptr;
     }
@@ -499,7 +501,8 @@ void* Heap::alloc_slow(std::size_t size, std::size_t alignment) noexcept {
 }
 
 void* Heap::alloc_aligned(std::size_t size, std::size_t alignment) noexcept {
-    if (alignment <= 16 && (alignment & (alignment - 1)) == 0 && !options_.malloc_per_allocation)
+    if (alignment != 0 && alignment <= 16 && (alignment & (alignment - 1)) == 0 &&
+        !options_.malloc_per_allocation)
         return alloc(size);
     return alloc_slow(size, alignment);
 }

@@ -12,6 +12,7 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <new>
 
 #include "assert.h"
 #include "px/heap.h"
@@ -32,7 +33,10 @@ struct Slots {
 };
 
 Slots& slots() {
-    static Slots* s = new Slots; // never destroyed: heaps may outlive static destructors
+    // Never destroyed (heaps may outlive static destructors), and built in static storage
+    // so that first use cannot fail.
+    alignas(Slots) static unsigned char storage[sizeof(Slots)];
+    static Slots* s = new (storage) Slots;
     return *s;
 }
 
@@ -75,6 +79,9 @@ void set_owner(std::size_t first, std::size_t count, Heap* owner) {
         table[i].store(owner, std::memory_order_relaxed);
 }
 
+// Records [first, first + count) as free, merged with its neighbours. May throw bad_alloc.
+void insert_free_run(Slots& s, std::size_t first, std::size_t count);
+
 } // namespace
 
 char* region_acquire(std::size_t bytes, Heap* owner) noexcept {
@@ -86,15 +93,16 @@ char* region_acquire(std::size_t bytes, Heap* owner) noexcept {
         if (!reserve_locked(s))
             return nullptr;
         // First fit among returned runs keeps the region compact; fresh granules otherwise.
+        // The chunk comes off the run's end, so what is left keeps its key and no node is
+        // allocated here (this function must not throw).
         auto it = s.free_.begin();
         while (it != s.free_.end() && it->second < count)
             ++it;
         if (it != s.free_.end()) {
-            first = it->first;
-            std::size_t left = it->second - count;
-            s.free_.erase(it);
-            if (left)
-                s.free_.emplace(first + count, left);
+            it->second -= count;
+            first = it->first + it->second;
+            if (it->second == 0)
+                s.free_.erase(it);
         } else if (s.granules - s.fresh >= count) {
             first = s.fresh;
             s.fresh += count;
@@ -122,6 +130,16 @@ void region_release(char* base, std::size_t bytes) noexcept {
     std::size_t first = (reinterpret_cast<std::uintptr_t>(base) - s.base) >> kGranuleShift;
     PX_ASSERT(first + count <= s.fresh);
     set_owner(first, count, nullptr);
+    try {
+        insert_free_run(s, first, count);
+    } catch (const std::bad_alloc&) {
+        // No memory for the index: these granules stay out of use (their pages are already
+        // returned), which costs address space only.
+    }
+}
+
+namespace {
+void insert_free_run(Slots& s, std::size_t first, std::size_t count) {
     auto next = s.free_.lower_bound(first);
     if (next != s.free_.end() && next->first == first + count) {
         count += next->second;
@@ -136,6 +154,7 @@ void region_release(char* base, std::size_t bytes) noexcept {
     }
     s.free_.emplace(first, count);
 }
+} // namespace
 
 void region_protect(char* from, char* to, bool accessible) noexcept {
     if (to > from)

@@ -33,9 +33,10 @@
 //   bytes_in_use  the blocks that are live now;
 //   bytes_held    what the heap has handed out and not yet taken back by a rewind: live
 //                 blocks, freed blocks waiting on free lists or for a rewind, and alignment
-//                 padding. Frees never lower it; rewinds do. The limit and the high-water
-//                 mark count this, the memory a callback really occupies, because it lets the
-//                 allocation fast path check the limit without doing any arithmetic.
+//                 padding. Freeing a small or medium block never lowers it (rewinds do);
+//                 freeing a large block returns its chunk, and so does lower it. The limit and the
+//                 high-water mark count this, the memory a callback really occupies, because it
+//                 lets the allocation fast path check the limit without doing any arithmetic.
 //
 // A Heap is used by one thread at a time. owner_of() may be called from any thread.
 //
