@@ -404,7 +404,7 @@ void* Heap::alloc_slow(std::size_t size, std::size_t alignment) noexcept {
         }
         std::size_t prefix = round_up(sizeof(MallocLink) + kHeader, alignment);
         void* raw = nullptr;
-        if (posix_memalign(&raw, alignment, prefix + size) != 0) {
+        if (posix_memalign(&raw, alignment, prefix + (size ? size : 1)) != 0) {
             ++failed_;
             return nullptr;
         }
@@ -631,7 +631,7 @@ Snapshot Heap::snapshot() noexcept {
     return Snapshot{id_, top_serial_, top_};
 }
 
-RewindStatus Heap::rewind(const Snapshot& s) noexcept {
+RewindStatus Heap::rewind(Snapshot s) noexcept {
     if (s.heap_id == 0)
         return RewindStatus::never_taken;
     if (s.heap_id != id_)

@@ -34,8 +34,9 @@
 //   bytes_held    what the heap has handed out and not yet taken back by a rewind: live
 //                 blocks, freed blocks waiting on free lists or for a rewind, and alignment
 //                 padding. Freeing a small or medium block never lowers it (rewinds do);
-//                 freeing a large block returns its chunk, and so does lower it. The limit and the
-//                 high-water mark count this, the memory a callback really occupies, because it
+//                 freeing a large block returns its chunk, and freeing in
+//                 malloc_per_allocation mode returns the block, so those do lower it. The limit and
+//                 the high-water mark count this, the memory a callback really occupies, because it
 //                 lets the allocation fast path check the limit without doing any arithmetic.
 //
 // A Heap is used by one thread at a time. owner_of() may be called from any thread.
@@ -131,8 +132,8 @@ public:
     static std::size_t usable_size(const void* p) noexcept; // >= the size asked for
 
     // Snapshots.
-    Snapshot snapshot() noexcept; // O(1)
-    [[nodiscard]] RewindStatus rewind(const Snapshot& s) noexcept;
+    Snapshot snapshot() noexcept;                           // O(1)
+    [[nodiscard]] RewindStatus rewind(Snapshot s) noexcept; // by value: cleanups may move it
     std::uint32_t depth() const noexcept { return top_; }
 
     // Cleanups run at the rewind of the innermost snapshot open when they were added (or at
