@@ -14,6 +14,8 @@
 #                   runs PX_FUZZ_SECONDS (60) on a copy of fuzz/corpus/NAME/ made in
 #                   build/fuzz-work/NAME/; fails if it crashes or runs under
 #                   PX_FUZZ_MIN_EXEC_S (1000) executions per second
+#   pxpython-release  interp/smoke.sh release (builds the patched interpreter with pxkit's
+#                   libraries when not cached), then tests/python/hooks/ with it
 # A stage whose component does not exist yet (no fuzz/CMakeLists.txt, no allocator/ nor
 # guards/) is skipped with a message and not counted as failed. Warnings are errors here
 # (PX_WERROR=ON). Logs: build/test-logs/. The last line counts stages:
@@ -200,6 +202,31 @@ stage_fuzz_run() { # target name
     fi
 }
 
+# The patched interpreter: interp/smoke.sh release (builds pxpython with pxkit's libraries if
+# the cache lacks this key: ~5-7 min on 2 cores, then cached in ~/.cache/pxkit), then the
+# hook tests in tests/python/hooks/ with that interpreter.
+stage_pxpython() {
+    local stage=pxpython-release
+    banner "$stage"
+    if [[ ! -x interp/build.sh || ! -d tests/python/hooks ]]; then
+        record "$stage" SKIP 0 "no interp/build.sh or tests/python/hooks/ yet"
+        return
+    fi
+    local t0=$SECONDS log="$logs/$stage.log" py
+    if ! interp/smoke.sh release >"$log" 2>&1; then
+        show_tail "$log"
+        record "$stage" FAIL $((SECONDS - t0)) "interp/smoke.sh release failed"
+        return
+    fi
+    py="$(interp/build.sh release 2>>"$log" | tail -n 1)"
+    if ! "$py" -m unittest discover -s tests/python/hooks -v >>"$log" 2>&1; then
+        show_tail "$log"
+        record "$stage" FAIL $((SECONDS - t0)) "tests/python/hooks failed"
+        return
+    fi
+    record "$stage" PASS $((SECONDS - t0)) "smoke + $(sed -n 's/^Ran \([0-9]*\) tests.*/\1 hook tests/p' "$log" | tail -n 1)"
+}
+
 stage_fuzz_runs() {
     if [[ ! -f fuzz/targets.txt ]]; then
         banner fuzz-run
@@ -224,6 +251,7 @@ stage_preset fuzz fuzz
 stage_preset coverage
 stage_coverage_gate
 stage_fuzz_runs
+stage_pxpython
 
 banner summary
 passed=0 failed=0 skipped=0
