@@ -18,9 +18,9 @@
 
 #include <pxkit.h>
 
+#include "probe.h"
 #include "px/guards.h"
 #include "px/interp.h"
-#include "probe.h"
 
 namespace {
 
@@ -104,9 +104,15 @@ PyMethodDef g_methods[] = {
 };
 
 PyModuleDef g_module = {
-    PyModuleDef_HEAD_INIT, "parallel",
-    "pxkit: run Python callbacks in parallel contexts on worker threads.", -1, g_methods,
-    nullptr, nullptr, nullptr, nullptr,
+    PyModuleDef_HEAD_INIT,
+    "parallel",
+    "pxkit: run Python callbacks in parallel contexts on worker threads.",
+    -1,
+    g_methods,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
 };
 
 // Creates parallel.<name>(base) once and adds it to the module (a new reference is kept).

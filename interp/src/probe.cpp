@@ -91,9 +91,9 @@ PyObject* probe_tstate(PyObject*, PyObject*) {
     PyThreadState_Clear(worker_ts);
     PyThreadState_Delete(worker_ts);
     return int_dict({{"worker_sees_own", worker_sees_own},
-                      {"worker_none_after_swap_out", worker_none_after},
-                      {"main_sees_own_while_worker_runs", main_sees_own},
-                      {"main_sees_own_after", main_sees_own_after}});
+                     {"worker_none_after_swap_out", worker_none_after},
+                     {"main_sees_own_while_worker_runs", main_sees_own},
+                     {"main_sees_own_after", main_sees_own_after}});
 }
 
 // In a context on a worker: Py_INCREF/Py_DECREF of the main-owned `obj` must leave its
@@ -133,12 +133,12 @@ PyObject* probe_refcount(PyObject*, PyObject* obj) {
     // Without the hook the worker's increment and decrement both landed: balanced, so obj is
     // intact either way; the counts above tell whether they landed.
     return int_dict({{"main_before", main_before},
-                      {"main_after_incref", main_after_incref},
-                      {"main_after_decref", main_after_decref},
-                      {"ctx_in_heap", ctx_in_heap},
-                      {"ctx_before", ctx_before},
-                      {"ctx_after_incref", ctx_after_incref},
-                      {"ctx_after_decref", ctx_after_decref}});
+                     {"main_after_incref", main_after_incref},
+                     {"main_after_decref", main_after_decref},
+                     {"ctx_in_heap", ctx_in_heap},
+                     {"ctx_before", ctx_before},
+                     {"ctx_after_incref", ctx_after_incref},
+                     {"ctx_after_decref", ctx_after_decref}});
 }
 
 } // namespace px::interp
