@@ -54,8 +54,11 @@ if(PX_FUZZ)
 endif()
 
 if(PX_COVERAGE)
-    # -O0 comes after the build type's flags on the command line, so it wins.
-    add_compile_options(--coverage -O0)
+    # -O0 comes after the build type's flags on the command line, so it wins. The counters
+    # are updated atomically: the stress tests run the heap on several threads at once, and
+    # plain increments lose updates and even leave negative branch counts, which gcovr
+    # rejects as a parse error.
+    add_compile_options(--coverage -O0 -fprofile-update=atomic)
     add_link_options(--coverage)
 endif()
 

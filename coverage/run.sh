@@ -51,7 +51,6 @@ done
 cd "$root"
 gcovr --root "$root" "$build" \
     --gcov-executable "$gcov_cmd" \
-    -j 2 \
     "${filters[@]}" \
     --exclude '.*_test\.(cpp|cc|h|hpp)$' \
     --exclude '(.*/)?tests?/' \
