@@ -68,10 +68,15 @@ timed() { # label command...: run the command, append "label seconds" to $BUILD/
 # archives in MODLIBS, which every link of the interpreter lists after LINK_PYTHON_OBJS, so
 # they resolve PyInit_parallel and the hooks the patched objects call.
 build_pxkit_libs() {
-    local libs="$BUILD/pxkit-libs" type=RelWithDebInfo sanitize=none
+    local libs="$BUILD/pxkit-libs" type=RelWithDebInfo sanitize=none extra=()
     case "$FLAVOUR" in
         debug) type=Debug ;;
-        asan | tsan) sanitize="$FLAVOUR" ;;
+        asan) sanitize=asan
+            # CPython links with the C driver, which brings UBSan's C runtime only; the C++
+            # checks (vptr) of the libraries need its C++ runtime too.
+            extra=("$("$PX_CC" -print-runtime-dir)/libclang_rt.ubsan_standalone_cxx-$(uname -m).a")
+            [[ -f "${extra[0]}" ]] || { px_log "missing ${extra[0]}"; return 1; } ;;
+        tsan) sanitize=tsan ;;
     esac
     cmake -S "$PX_REPO_DIR" -B "$libs" -G Ninja -DCMAKE_BUILD_TYPE="$type" \
         -DCMAKE_C_COMPILER="$PX_CC" -DCMAKE_CXX_COMPILER="$PX_CXX" -DPX_SANITIZE="$sanitize" \
@@ -83,6 +88,7 @@ build_pxkit_libs() {
         [[ -f "$libs/$a" ]] || { px_log "missing $libs/$a"; return 1; }
         archives+=("$libs/$a")
     done
+    archives+=("${extra[@]}")
     mkdir -p Modules
     printf '# pxkit: written by interp/build.sh\n*static*\nparallel %s -lstdc++\n' \
         "${archives[*]}" >Modules/Setup.local
