@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # interp/build.sh FLAVOUR - build and install the patched CPython for one flavour.
 #
-#   FLAVOUR   release | debug | asan | tsan   (interp/README.md says what each one is)
+#   FLAVOUR   release | baseline | debug | asan | tsan   (interp/README.md says what each one is)
+#
+# baseline is release built from the tree without pxkit's patches and without pxkit's
+# libraries (no `parallel` module), so its key depends on neither and it is built once.
 #
 # Gets the prepared source tree from fetch.sh, configures out of tree in
 # $PX_CACHE/build/<key>-<flavour>/, installs into $PX_CACHE/python/<key>-<flavour>/ and prints
@@ -13,8 +16,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 FLAVOUR="${1:-}"
-[[ -n "$FLAVOUR" ]] || px_die "usage: interp/build.sh release|debug|asan|tsan"
-px_flavour_settings "$FLAVOUR"    # sets PX_CC, PX_CXX, PX_CONFIGURE_ARGS, PX_BUILD_DEPS
+[[ -n "$FLAVOUR" ]] || px_die "usage: interp/build.sh release|baseline|debug|asan|tsan"
+px_flavour_settings "$FLAVOUR" # sets PX_CC, PX_CXX, PX_CONFIGURE_ARGS, PX_BUILD_DEPS, PX_WITH_PXKIT
 
 # Debian packages the build needs: the toolchain plus the -dev packages of the C libraries
 # behind _ssl/_hashlib, _sqlite3, zlib, _bz2, _lzma, _ctypes, readline, _curses and pyexpat.
@@ -27,11 +30,12 @@ REQUIRED_MODULES=(_ssl _hashlib _sqlite3 zlib _bz2 _lzma _ctypes readline _curse
 
 px_apt_install_missing "${REQUIRED_DEPS[@]}"
 
-TREE="$("$PX_INTERP_DIR/fetch.sh" | tail -n1)"
+TREE="$(PX_PXKIT_PATCHES="$PX_WITH_PXKIT" "$PX_INTERP_DIR/fetch.sh" | tail -n1)"
 [[ -f "$TREE/.pxkit-source-stamp" ]] || px_die "fetch.sh gave no prepared tree"
 
 COMPILER_ID="$("$PX_CC" --version | head -n1)"
-LIBS_HASH="$(px_pxkit_libs_hash)"
+LIBS_HASH=none
+[[ "$PX_WITH_PXKIT" == 0 ]] || LIBS_HASH="$(px_pxkit_libs_hash)"
 STAMP="$(printf '%s\nbuild-pipeline %s\nflavour %s\ncc %s\ncxx %s\ncompiler %s\nconfigure %s\npxkit-libs %s\n' \
     "$(cat "$TREE/.pxkit-source-stamp")" "$PX_PIPELINE_VERSION" "$FLAVOUR" "$PX_CC" "$PX_CXX" \
     "$COMPILER_ID" "${PX_CONFIGURE_ARGS[*]}" "$LIBS_HASH")"
@@ -66,7 +70,9 @@ timed() { # label command...: run the command, append "label seconds" to $BUILD/
 # patched Include/ in $TREE) with the flavour's compilers and sanitizer, then declared in
 # Modules/Setup.local as the objects of the built-in module `parallel`. makesetup puts the
 # archives in MODLIBS, which every link of the interpreter lists after LINK_PYTHON_OBJS, so
-# they resolve PyInit_parallel and the hooks the patched objects call.
+# they resolve PyInit_parallel and the hooks the patched objects call. px_runtime joins once
+# runtime/CMakeLists.txt defines it; the archives are listed users first (px_interp calls
+# px_runtime, both call px_guards and px_allocator), as a static link needs.
 build_pxkit_libs() {
     local libs="$BUILD/pxkit-libs" type=RelWithDebInfo sanitize=none extra=()
     case "$FLAVOUR" in
@@ -82,9 +88,16 @@ build_pxkit_libs() {
         -DCMAKE_C_COMPILER="$PX_CC" -DCMAKE_CXX_COMPILER="$PX_CXX" -DPX_SANITIZE="$sanitize" \
         -DPX_BUILD_TESTS=OFF -DPX_BUILD_BENCH=OFF -DPX_BUILD_EXAMPLES=OFF \
         -DPX_PYTHON_BUILD_DIR="$BUILD" -DPX_PYTHON_SOURCE_DIR="$TREE" || return
-    cmake --build "$libs" -j"$JOBS" --target px_interp px_guards px_allocator || return
+    local targets=(px_interp) paths=(interp/libpx_interp.a)
+    if [[ -f "$PX_REPO_DIR/runtime/CMakeLists.txt" ]] &&
+        grep -Eq 'add_library[[:space:]]*\([[:space:]]*px_runtime([[:space:]]|\)|$)' \
+            "$PX_REPO_DIR/runtime/CMakeLists.txt"; then
+        targets+=(px_runtime) paths+=(runtime/libpx_runtime.a)
+    fi
+    targets+=(px_guards px_allocator) paths+=(guards/libpx_guards.a allocator/libpx_allocator.a)
+    cmake --build "$libs" -j"$JOBS" --target "${targets[@]}" || return
     local a archives=()
-    for a in interp/libpx_interp.a guards/libpx_guards.a allocator/libpx_allocator.a; do
+    for a in "${paths[@]}"; do
         [[ -f "$libs/$a" ]] || { px_log "missing $libs/$a"; return 1; }
         archives+=("$libs/$a")
     done
@@ -101,7 +114,9 @@ configure_make_install() {
     exec >>"$1" 2>&1
     timed configure "$TREE/configure" CC="$PX_CC" CXX="$PX_CXX" --prefix="$PREFIX" \
         "${PX_CONFIGURE_ARGS[@]}" || return
-    timed pxkit-libs build_pxkit_libs || return
+    if [[ "$PX_WITH_PXKIT" == 1 ]]; then
+        timed pxkit-libs build_pxkit_libs || return
+    fi
     timed make make -j"$JOBS" || return
     timed install make -j"$JOBS" install
 }

@@ -58,12 +58,19 @@ px_pxkit_patches_hash() {
 PX_REPO_DIR="$(cd "$PX_INTERP_DIR/.." && pwd)"
 
 # sha256 over every source of pxkit's libraries that ends up inside pxpython (paths and
-# contents), so a change to any of them gives a new build key.
+# contents), so a change to any of them gives a new build key. Inputs that do not exist yet
+# (runtime/ before it is written) are left out, so they change no key until they appear.
 px_pxkit_libs_hash() {
-    (cd "$PX_REPO_DIR" && find CMakeLists.txt cmake allocator guards interp/CMakeLists.txt \
-        interp/src interp/include -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.cmake' \
-        -o -name CMakeLists.txt \) -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) |
-        px_sha256_stdin
+    (
+        cd "$PX_REPO_DIR" || exit
+        local inputs=() path
+        for path in CMakeLists.txt cmake allocator guards interp/CMakeLists.txt interp/src \
+            interp/include runtime/CMakeLists.txt runtime/src runtime/include; do
+            [[ -e "$path" ]] && inputs+=("$path")
+        done
+        find "${inputs[@]}" -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.cmake' \
+            -o -name CMakeLists.txt \) -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    ) | px_sha256_stdin
 }
 
 # Run "$@" while holding an exclusive lock on $1 (a lock-file path), so two fetches or two
@@ -100,16 +107,22 @@ px_apt_install_missing() {
     fi
 }
 
-# Set PX_CC, PX_CXX, PX_CONFIGURE_ARGS (array) and PX_BUILD_DEPS (array) for a flavour.
+# Set PX_CC, PX_CXX, PX_CONFIGURE_ARGS (array), PX_BUILD_DEPS (array) and PX_WITH_PXKIT
+# (1: pxkit's patches and libraries; 0: neither) for a flavour.
 # Every flavour: static libpython (no --enable-shared), Debian's patched libexpat instead of
 # the copy bundled in the tarball, no ensurepip (no pip to fetch here, and no PyPI anyway).
+# baseline is release without pxkit: the same compilers, flags and Debian tree, no pxkit
+# patch, no `parallel` module; what pxpython's main-thread cost is measured against.
 px_flavour_settings() {
     local common=(--with-system-expat --without-ensurepip)
-    PX_BUILD_DEPS=()
+    PX_BUILD_DEPS=() PX_WITH_PXKIT=1
     case "$1" in
         release)
             PX_CC=gcc PX_CXX=g++
             PX_CONFIGURE_ARGS=("${common[@]}") ;;
+        baseline)
+            px_flavour_settings release
+            PX_WITH_PXKIT=0 ;;
         debug)
             PX_CC=gcc PX_CXX=g++
             PX_CONFIGURE_ARGS=("${common[@]}" --with-pydebug) ;;
@@ -121,7 +134,7 @@ px_flavour_settings() {
             PX_CC=clang-14 PX_CXX=clang++-14 PX_BUILD_DEPS=(clang-14 llvm-14)
             PX_CONFIGURE_ARGS=("${common[@]}" --without-pymalloc
                 CFLAGS=-fsanitize=thread LDFLAGS=-fsanitize=thread) ;;
-        *) px_die "unknown flavour '$1' (release, debug, asan, tsan)" ;;
+        *) px_die "unknown flavour '$1' (release, baseline, debug, asan, tsan)" ;;
     esac
 }
 

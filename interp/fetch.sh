@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # interp/fetch.sh - produce a prepared, patched CPython 3.11.2 source tree in the cache.
 #
-#   interp/fetch.sh            print the tree's path as the last line of output
+#   interp/fetch.sh                      print the tree's path as the last line of output
+#   interp/fetch.sh --no-pxkit-patches   the same tree without pxkit's patches (Debian's
+#                                        series and fix-ups only; its own key); also
+#                                        PX_PXKIT_PATCHES=0
 #
 # Source of the tarballs, in order of preference:
 #   1. $PX_CACHE/src/dist/ already holds the pinned tarballs (offline re-runs);
@@ -16,6 +19,20 @@
 set -euo pipefail
 # shellcheck source=interp/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+WITH_PXKIT_PATCHES="${PX_PXKIT_PATCHES:-1}"
+case "${1:-}" in
+    "") ;;
+    --no-pxkit-patches) WITH_PXKIT_PATCHES=0 ;;
+    *) px_die "usage: interp/fetch.sh [--no-pxkit-patches]" ;;
+esac
+[[ "$WITH_PXKIT_PATCHES" == 0 || "$WITH_PXKIT_PATCHES" == 1 ]] \
+    || px_die "PX_PXKIT_PATCHES=$WITH_PXKIT_PATCHES: 0 or 1"
+
+# pxkit's patches for this tree: all of them, or none with --no-pxkit-patches.
+tree_pxkit_patches() {
+    [[ "$WITH_PXKIT_PATCHES" == 0 ]] || px_pxkit_patches
+}
 
 DIST="$PX_CACHE/src/dist"
 TREES="$PX_CACHE/src/trees"
@@ -253,7 +270,7 @@ prepare_tree() {
         [[ -n "$f" ]] || continue
         apply_patch "$tree" "$f" "interp/patches/$(basename "$f")"
         px_log "applied pxkit patch $(basename "$f")"
-    done < <(px_pxkit_patches)
+    done < <(tree_pxkit_patches)
     {
         printf 'Debian patches applied (%s):\n' "${#DEB_APPLY[@]}"
         printf '  %s\n' "${DEB_APPLY[@]}"
@@ -261,8 +278,12 @@ prepare_tree() {
         printf '  %s\n' "${DEB_SKIPPED[@]}"
         printf 'Debian fix-ups (interp/debian-fixups):\n'
         [[ -z "$DEB_NAME" ]] || debian_fixups | sed 's|.*/|  |'
-        printf 'pxkit patches:\n'
-        px_pxkit_patches | sed 's|.*/|  |'
+        if [[ "$WITH_PXKIT_PATCHES" == 0 ]]; then
+            printf 'pxkit patches: none (--no-pxkit-patches)\n'
+        else
+            printf 'pxkit patches:\n'
+            px_pxkit_patches | sed 's|.*/|  |'
+        fi
     } >"$tree/.pxkit-patches"
     printf '%s' "$stamp" >"$tree/.pxkit-source-stamp"
     chmod -R a-w "$tree"
@@ -283,7 +304,10 @@ main() {
     read_debian_series "$scratch/deb/debian"
 
     local pxkit_sha stamp key dest
-    pxkit_sha="$(px_pxkit_patches_hash)"
+    # "none" is not a digest, so a tree without pxkit's patches never shares a key with one
+    # whose series happens to be empty; and it does not move when the series changes.
+    pxkit_sha=none
+    [[ "$WITH_PXKIT_PATCHES" == 0 ]] || pxkit_sha="$(px_pxkit_patches_hash)"
     stamp="$(printf 'pipeline %s\norig %s %s\ndebian %s %s\ndebian-patches %s\npxkit-patches %s\n' \
         "$PX_PIPELINE_VERSION" "$ORIG_NAME" "$ORIG_SHA" "${DEB_NAME:-none}" "${DEB_VERSION}" \
         "$DEB_PATCHES_SHA" "$pxkit_sha")"
