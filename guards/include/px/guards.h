@@ -12,6 +12,9 @@
 //     heap. When the heap is rewound, the callbacks of objects tracked since the snapshot
 //     run newest first, exactly once, before their memory is released. An object that dies
 //     earlier is untracked in O(1) and its callback never runs.
+//   * Cloning. clone() deep-copies a clonable value into the heap of whoever allocates now,
+//     so it can cross from a context to the main thread and back. Only clone() needs
+//     Python; the rest of px_guards is usable without it.
 #pragma once
 
 #include <cstddef>
@@ -19,6 +22,9 @@
 #include <unordered_map>
 
 #include "px/heap.h"
+
+// CPython's `typedef struct _object PyObject`, so this header does not need Python.h.
+struct _object;
 
 // One parallel context as seen by the thread running it. The runtime owns these; guards
 // only publishes which one is current. Its C name is what Include/pxkit.h forward-declares.
@@ -106,5 +112,33 @@ private:
     Heap& heap_;
     std::unordered_map<const void*, Record*> index_;
 };
+
+// Clonable values are exactly None, bool, int, float, complex, str, bytes, bytearray and
+// tuple, list, dict, set, frozenset of clonable values: exact types, never subclasses
+// (Counter, OrderedDict, namedtuple are refused). Everything else raises the clone error:
+//     result[2]['conn']: sqlite3.Connection is not clonable, only None, bool, ...
+// Paths start at `root`, then `[i]` for list and tuple items, `[repr(key)]` for dict values
+// (at most 60 characters), `.key(i)` for the i-th key (in insertion order) of a dict when
+// the key itself is the problem, `{...}` for a set or frozenset element.
+struct CloneOptions {
+    _object* clone_error = nullptr; // exception type to raise (parallel.CloneError, a
+                                    // TypeError subclass); nullptr -> TypeError
+    // Main-owned (not context memory) int, float, complex, str and bytes are immutable and
+    // outlive any context, so by default they are shared (same object, new reference)
+    // rather than copied. False copies them too (unit tests, where nothing is context
+    // memory, use it to prove that copies are made). Containers and bytearray are always
+    // copied; None, True and False are always shared.
+    bool share_main_scalars = true;
+    const char* root = "result"; // path prefix used in messages
+};
+
+// Deep-copies `obj` into memory of whoever is allocating now (the caller arranges that: on
+// the main thread, or a worker acting as the main thread). Returns a new reference, or
+// nullptr with an exception set. Cycles and shared references inside `obj` are preserved
+// (`l.append(l)` copies to a list that contains itself). No Python code runs: no __repr__,
+// __hash__ or __eq__ of user classes, and the garbage collector is paused while it works.
+// Nesting depth is limited only by memory (an explicit work stack, not recursion). On
+// error everything made so far is released and the sources' refcounts are unchanged.
+_object* clone(_object* obj, const CloneOptions& options);
 
 } // namespace px
