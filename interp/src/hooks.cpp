@@ -37,6 +37,7 @@ MainHeapTurn::MainHeapTurn() { g_section.lock(); }
 MainHeapTurn::~MainHeapTurn() { g_section.unlock(); }
 
 void set_error_types(const ErrorTypes& types) { g_errors = types; }
+const ErrorTypes& error_types() { return g_errors; }
 
 } // namespace px::interp
 
@@ -55,6 +56,10 @@ extern "C" int PxInterp_main_heap_enter(void) {
     g_section.lock();
     if (!g_main_parked) {
         g_section.unlock();
+        PyErr_SetString(PyExc_RuntimeError,
+                        "pxkit: this operation fills a cache owned by the main thread, which is "
+                        "possible in a parallel context only while the main thread waits in "
+                        "parallel.map() or parallel.run()");
         return 0;
     }
     t_section.saved = PxCtx_current;
@@ -71,6 +76,18 @@ extern "C" void PxInterp_main_heap_exit(void) {
     PxCtx_current = t_section.saved;
     t_section.saved = nullptr;
     g_section.unlock();
+}
+
+extern "C" PyObject* PxInterp_intern_lookup(PyObject* interned, PyObject* s) {
+    if (!PxInterp_main_heap_enter()) {
+        PyErr_Clear(); // not interning is always correct, only slower
+        return nullptr;
+    }
+    PyObject* t = PyDict_GetItemWithError(interned, s); // borrowed, and main-owned
+    if (t == nullptr)
+        PyErr_Clear();
+    PxInterp_main_heap_exit();
+    return t;
 }
 
 extern "C" int PxInterp_refuse_write(void* op, const char* what) {

@@ -87,7 +87,16 @@ PyObject* debug(PyObject*, PyObject* msg) {
     Py_RETURN_NONE;
 }
 
+PyObject* shutdown(PyObject*, PyObject*) {
+    px::interp::shutdown_workers();
+    Py_RETURN_NONE;
+}
+
 PyMethodDef g_methods[] = {
+    {"map", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(px::interp::map)),
+     METH_VARARGS | METH_KEYWORDS,
+     "map(func, iterable, *, workers=None) -> list: func(item) for every item, each call in a "
+     "parallel context; results in input order."},
     {"cpu_count", cpu_count, METH_NOARGS, "cpu_count() -> int: workers used by default."},
     {"is_parallel_thread", is_parallel_thread, METH_NOARGS,
      "is_parallel_thread() -> bool: True while running in a parallel context."},
@@ -100,8 +109,24 @@ PyMethodDef g_methods[] = {
      "Test only: a thread without the GIL swaps in its own thread state."},
     {"_probe_refcount", px::interp::probe_refcount, METH_O,
      "Test only: refcounting of a main-owned and a context-owned object in a context."},
+    {"_shutdown", shutdown, METH_NOARGS,
+     "Stops the worker threads (registered with atexit; a later map() starts new ones)."},
     {nullptr, nullptr, 0, nullptr},
 };
+
+// Worker threads hold thread states, which must be deleted before the interpreter clears
+// its list of them: atexit callbacks run early enough in Py_FinalizeEx.
+bool register_shutdown(PyObject* module) {
+    PyObject* atexit = PyImport_ImportModule("atexit");
+    if (atexit == nullptr)
+        return false;
+    PyObject* fn = PyObject_GetAttrString(module, "_shutdown");
+    PyObject* r = fn ? PyObject_CallMethod(atexit, "register", "O", fn) : nullptr;
+    Py_XDECREF(fn);
+    Py_DECREF(atexit);
+    Py_XDECREF(r);
+    return r != nullptr;
+}
 
 PyModuleDef g_module = {
     PyModuleDef_HEAD_INIT,
@@ -153,7 +178,11 @@ extern "C" PyObject* PyInit_parallel(void) {
         Py_DECREF(module);
         return nullptr;
     }
-    px::interp::set_error_types({g_mutation_error, g_context_memory_error});
+    if (!register_shutdown(module)) {
+        Py_DECREF(module);
+        return nullptr;
+    }
+    px::interp::set_error_types({g_mutation_error, g_context_memory_error, g_clone_error});
     px::register_main_thread(); // false only if another thread registered first: harmless
     px::interp::install_allocator();
     return module;

@@ -38,7 +38,15 @@ public:
 struct ErrorTypes {
     PyObject* mutation_error = nullptr;       // parallel.MutationError (RuntimeError)
     PyObject* context_memory_error = nullptr; // parallel.ContextMemoryError (MemoryError)
+    PyObject* clone_error = nullptr;          // parallel.CloneError (TypeError)
 };
 void set_error_types(const ErrorTypes& types);
+const ErrorTypes& error_types();
+
+// parallel.map(func, iterable, *, workers=None) (API.md): main thread only.
+PyObject* map(PyObject* module, PyObject* args, PyObject* kwargs);
+// Stops the worker threads and deletes their thread states; registered with atexit, so it
+// runs before the interpreter finalises. A later map() starts new workers.
+void shutdown_workers();
 
 } // namespace px::interp

@@ -1,0 +1,385 @@
+// map.cpp — parallel.map(func, iterable, *, workers=None): each call in a parallel context.
+//
+// The main thread materialises the items, disables the GC (a collection must not walk main
+// objects while contexts read them, and contexts' objects are invisible to it anyway), parks
+// and waits in WorkerPool::run(). Each worker thread has a thread state of its own, created on
+// that thread; per item it enters its context, swaps the thread state in (a TLS write only:
+// it never takes the GIL), snapshots its heap, calls func(item), and hands the result or the
+// exception to the main thread (call_on_main), which clones it onto the main heap. Then the
+// worker clears whatever its thread state still holds from the context and rewinds the heap.
+// While it waits, the main thread services signals, so Ctrl-C interrupts a map.
+#include <Python.h>
+
+#include <pthread.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "px/guards.h"
+#include "px/interp.h"
+#include "px/runtime.h"
+
+namespace px::interp {
+namespace {
+
+PyInterpreterState* g_interp = nullptr;
+std::unique_ptr<runtime::WorkerPool> g_pool;
+
+// The worker's thread state lives in Worker::user for the pool's lifetime.
+PyThreadState* thread_state(runtime::Worker& worker) {
+    return static_cast<PyThreadState*>(worker.user);
+}
+
+void start_worker_thread(runtime::Worker& worker) {
+    // RAW memory (malloc), and it registers the state for this thread (PyGILState_*).
+    worker.user = PyThreadState_New(g_interp);
+}
+
+void stop_worker_thread(runtime::Worker& worker) {
+    if (PyThreadState* ts = thread_state(worker)) {
+        PyThreadState_Clear(ts);
+        PyThreadState_Delete(ts);
+        worker.user = nullptr;
+    }
+}
+
+long default_workers() {
+    cpu_set_t set;
+    long n = 0;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = CPU_COUNT(&set);
+    return n > 0 ? n : 1;
+}
+
+runtime::WorkerPool& pool_for(unsigned workers) {
+    if (!g_pool || g_pool->size() < workers) {
+        g_pool.reset(); // joins the old threads, which delete their thread states
+        runtime::PoolOptions options;
+        options.workers = workers;
+        options.thread_start = start_worker_thread;
+        options.thread_stop = stop_worker_thread;
+        g_pool = std::make_unique<runtime::WorkerPool>(std::move(options));
+    }
+    return *g_pool;
+}
+
+// Drops what the thread state may still reference in the context's heap before it goes:
+// the per-thread dict (threading.local, decimal), the contextvars context, and anything a
+// callback left in the exception state.
+void clear_thread_state(PyThreadState* ts) {
+    PyErr_Clear();
+    Py_CLEAR(ts->dict);
+    if (ts->context != nullptr) {
+        Py_CLEAR(ts->context);
+        ts->context_ver++;
+    }
+    Py_CLEAR(ts->async_gen_firstiter);
+    Py_CLEAR(ts->async_gen_finalizer);
+}
+
+// What a worker hands to the main thread for one item.
+struct Outcome {
+    PyObject* result = nullptr; // context-owned
+    PyObject* type = nullptr;   // the exception, when result is null (context-owned)
+    PyObject* value = nullptr;
+    PyObject* traceback = nullptr;
+};
+
+// One map call's shared state. Only the main thread touches results and error.
+struct MapState {
+    PyObject* func = nullptr;
+    PyObject* items = nullptr; // a main-owned list
+    std::vector<PyObject*> results;
+    PyObject* error = nullptr; // the exception to raise on the main heap (first one wins)
+    std::size_t error_index = 0;
+};
+
+// Main thread: the worker's exception (context-owned) as a main-owned exception of the same
+// type and arguments, with the worker's traceback text as a note.
+PyObject* exception_to_main(Outcome& out, unsigned worker) {
+    PyErr_NormalizeException(&out.type, &out.value, &out.traceback);
+    if (out.value == nullptr)
+        return PyObject_CallNoArgs(PyExc_SystemError);
+    if (out.traceback != nullptr)
+        PyException_SetTraceback(out.value, out.traceback);
+
+    // The traceback text, formatted here with the traceback module (its linecache is main's).
+    PyObject* text = nullptr;
+    if (PyObject* tb_module = PyImport_ImportModule("traceback")) {
+        PyObject* lines = PyObject_CallMethod(tb_module, "format_exception", "OOO", out.type,
+                                              out.value, out.traceback ? out.traceback : Py_None);
+        Py_DECREF(tb_module);
+        if (lines != nullptr) {
+            PyObject* empty = PyUnicode_FromString("");
+            PyObject* joined = empty ? PyUnicode_Join(empty, lines) : nullptr;
+            Py_XDECREF(empty);
+            Py_DECREF(lines);
+            if (joined != nullptr) {
+                text = PyUnicode_FromFormat("traceback in parallel worker %u:\n%U", worker, joined);
+                Py_DECREF(joined);
+            }
+        }
+    }
+    PyErr_Clear();
+
+    // Same type and arguments when both can live on the main heap; otherwise a RuntimeError
+    // that says what was raised.
+    PyObject* exc = nullptr;
+    auto* type = reinterpret_cast<PyTypeObject*>(out.type);
+    if (!is_context_memory(type)) {
+        CloneOptions options;
+        options.clone_error = error_types().clone_error;
+        options.root = "exception.args";
+        PyObject* args = PyObject_GetAttrString(out.value, "args");
+        PyObject* main_args = args ? clone(args, options) : nullptr;
+        Py_XDECREF(args);
+        if (main_args != nullptr && PyTuple_Check(main_args)) {
+            exc = PyObject_Call(out.type, main_args, nullptr);
+            if (exc != nullptr && !PyExceptionInstance_Check(exc))
+                Py_CLEAR(exc);
+        }
+        Py_XDECREF(main_args);
+        PyErr_Clear();
+    }
+    if (exc == nullptr) {
+        PyObject* message = PyObject_Str(out.value);
+        if (message == nullptr) {
+            PyErr_Clear();
+            message = PyUnicode_FromString("<str() failed>");
+        }
+        if (message != nullptr) {
+            PyObject* formatted = PyUnicode_FromFormat("%s: %U", type->tp_name, message);
+            Py_DECREF(message);
+            exc = formatted ? PyObject_CallOneArg(PyExc_RuntimeError, formatted) : nullptr;
+            Py_XDECREF(formatted);
+        }
+    }
+    if (exc != nullptr && text != nullptr) {
+        PyObject* r = PyObject_CallMethod(exc, "add_note", "O", text);
+        if (r == nullptr)
+            PyErr_Clear();
+        Py_XDECREF(r);
+    }
+    Py_XDECREF(text);
+    if (exc == nullptr && !PyErr_Occurred())
+        PyErr_SetString(PyExc_SystemError, "pxkit: could not rebuild a worker's exception");
+    return exc;
+}
+
+// Main thread, from call_on_main: the item's outcome onto the main heap.
+void receive(MapState& state, std::size_t index, Outcome& out, unsigned worker,
+             runtime::WorkerPool& pool) {
+    MainHeapTurn turn;
+    if (state.error != nullptr && index > state.error_index)
+        return; // a failure earlier in the input wins; this one is dropped
+    PyObject* exc = nullptr;
+    if (out.result != nullptr) {
+        CloneOptions options;
+        options.clone_error = error_types().clone_error;
+        PyObject* copy = clone(out.result, options);
+        if (copy != nullptr) {
+            state.results[index] = copy;
+            return;
+        }
+    } else {
+        exc = exception_to_main(out, worker);
+    }
+    if (exc == nullptr) { // the clone failed, or rebuilding the exception did
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        if (tb != nullptr && value != nullptr)
+            PyException_SetTraceback(value, tb);
+        Py_XDECREF(type);
+        Py_XDECREF(tb);
+        exc = value;
+    }
+    PyErr_Clear();
+    if (state.error == nullptr || index < state.error_index) {
+        Py_XSETREF(state.error, exc);
+        state.error_index = index;
+    } else {
+        Py_XDECREF(exc);
+    }
+    pool.cancel();
+}
+
+// Worker thread: one item in the worker's context.
+void run_item(MapState& state, runtime::WorkerPool& pool, runtime::Worker& worker,
+              std::size_t index) {
+    PyThreadState* ts = thread_state(worker);
+    ContextScope scope(worker.context());
+    Heap& heap = worker.heap();
+    Snapshot snap = heap.snapshot();
+    PyThreadState_Swap(ts); // in a context: the thread-local slot only
+
+    Outcome out;
+    out.result = PyObject_CallOneArg(state.func, PyList_GET_ITEM(state.items, index));
+    if (out.result == nullptr)
+        PyErr_Fetch(&out.type, &out.value, &out.traceback);
+    const unsigned id = worker.id();
+    if (!pool.call_on_main([&] { receive(state, index, out, id, pool); })) {
+        // Cannot happen inside run(); keep the context consistent anyway.
+    }
+    Py_CLEAR(out.result);
+    Py_CLEAR(out.type);
+    Py_CLEAR(out.value);
+    Py_CLEAR(out.traceback);
+    clear_thread_state(ts);
+
+    PyThreadState_Swap(nullptr);
+    (void)heap.rewind(snap);
+}
+
+bool parse_workers(PyObject* obj, unsigned* workers) {
+    if (obj == nullptr || obj == Py_None) {
+        *workers = static_cast<unsigned>(default_workers());
+        return true;
+    }
+    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "parallel.map(): workers must be an int or None, not %.200s",
+                     Py_TYPE(obj)->tp_name);
+        return false;
+    }
+    long n = PyLong_AsLong(obj);
+    if (n == -1 && PyErr_Occurred())
+        return false;
+    if (n < 1 || n > 1024) {
+        PyErr_Format(PyExc_ValueError,
+                     "parallel.map(): workers must be between 1 and 1024 (or None for "
+                     "parallel.cpu_count()), got %ld",
+                     n);
+        return false;
+    }
+    *workers = static_cast<unsigned>(n);
+    return true;
+}
+
+} // namespace
+
+PyObject* map(PyObject*, PyObject* args, PyObject* kwargs) {
+    static const char* keywords[] = {"func", "iterable", "workers", nullptr};
+    PyObject* func = nullptr;
+    PyObject* iterable = nullptr;
+    PyObject* workers_obj = nullptr;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$O:map", const_cast<char**>(keywords), &func,
+                                     &iterable, &workers_obj))
+        return nullptr;
+    if (in_parallel_context()) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "parallel.map() cannot be called from a parallel context; return the "
+                        "work to the main thread and call it there");
+        return nullptr;
+    }
+    if (!is_main_thread()) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "parallel.map() must be called from the main thread (the thread that "
+                        "imported parallel)");
+        return nullptr;
+    }
+    if (!PyCallable_Check(func)) {
+        PyErr_Format(PyExc_TypeError, "parallel.map(): func must be callable, not %.200s",
+                     Py_TYPE(func)->tp_name);
+        return nullptr;
+    }
+    unsigned workers = 0;
+    if (!parse_workers(workers_obj, &workers))
+        return nullptr;
+    if (!PyIter_Check(iterable) && Py_TYPE(iterable)->tp_iter == nullptr &&
+        !PySequence_Check(iterable)) {
+        PyErr_Format(PyExc_TypeError, "parallel.map(): iterable must be iterable, not %.200s",
+                     Py_TYPE(iterable)->tp_name);
+        return nullptr;
+    }
+    PyObject* items = PySequence_List(iterable);
+    if (items == nullptr)
+        return nullptr;
+    const std::size_t n = static_cast<std::size_t>(PyList_GET_SIZE(items));
+    if (n == 0)
+        return items; // a new, empty list
+
+    if (g_interp == nullptr)
+        g_interp = PyThreadState_Get()->interp;
+    runtime::WorkerPool* pool = nullptr;
+    try {
+        pool = &pool_for(workers);
+    } catch (const std::exception& e) {
+        Py_DECREF(items);
+        PyErr_Format(PyExc_RuntimeError, "parallel.map(): cannot start workers: %s", e.what());
+        return nullptr;
+    }
+
+    MapState state;
+    state.func = func;
+    state.items = items;
+    state.results.assign(n, nullptr);
+
+    PyObject* interrupt = nullptr; // an exception raised by a signal handler while waiting
+    const int gc_was_enabled = PyGC_Disable();
+    park_main();
+    try {
+        pool->run(
+            n, [&](runtime::Worker& w, std::size_t i) { run_item(state, *pool, w, i); },
+            [&] {
+                MainHeapTurn turn;
+                if (PyErr_CheckSignals() == 0)
+                    return true;
+                PyObject *type, *tb;
+                PyErr_Fetch(&type, &interrupt, &tb);
+                PyErr_NormalizeException(&type, &interrupt, &tb);
+                if (interrupt != nullptr && tb != nullptr)
+                    PyException_SetTraceback(interrupt, tb);
+                Py_XDECREF(type);
+                Py_XDECREF(tb);
+                return false;
+            },
+            std::chrono::milliseconds(20), workers);
+    } catch (const std::logic_error& e) {
+        unpark_main();
+        if (gc_was_enabled)
+            PyGC_Enable();
+        Py_DECREF(items);
+        PyErr_Format(PyExc_RuntimeError, "parallel.map(): %s", e.what());
+        return nullptr;
+    }
+    unpark_main();
+    if (gc_was_enabled)
+        PyGC_Enable();
+    Py_DECREF(items);
+
+    PyObject* error = interrupt != nullptr ? interrupt : state.error;
+    if (interrupt != nullptr)
+        Py_XDECREF(state.error);
+    if (error != nullptr) {
+        for (PyObject* r : state.results)
+            Py_XDECREF(r);
+        PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(error)), error);
+        Py_DECREF(error);
+        return nullptr;
+    }
+    for (PyObject* r : state.results) {
+        if (r == nullptr) { // only a cancelled run leaves holes, and it always has an error
+            for (PyObject* q : state.results)
+                Py_XDECREF(q);
+            PyErr_SetString(PyExc_SystemError, "parallel.map(): a call did not run");
+            return nullptr;
+        }
+    }
+    PyObject* list = PyList_New(static_cast<Py_ssize_t>(n));
+    if (list == nullptr) {
+        for (PyObject* r : state.results)
+            Py_XDECREF(r);
+        return nullptr;
+    }
+    for (std::size_t i = 0; i < n; ++i)
+        PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), state.results[i]);
+    return list;
+}
+
+void shutdown_workers() { g_pool.reset(); }
+
+} // namespace px::interp
