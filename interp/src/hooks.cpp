@@ -90,14 +90,20 @@ extern "C" PyObject* PxInterp_intern_lookup(PyObject* interned, PyObject* s) {
     return t;
 }
 
-extern "C" int PxInterp_refuse_write(void* op, const char* what) {
-    auto* obj = static_cast<PyObject*>(op);
+extern "C" int PxInterp_refuse_write(PyObject* obj, const char* what) {
     PyObject* type = g_errors.mutation_error ? g_errors.mutation_error : PyExc_RuntimeError;
+    const char* kind = "a";
+    const char* name = Py_TYPE(obj)->tp_name;
+    if (PyType_Check(obj)) { // a class: name it, since every class's type is just "type"
+        kind = "the class";
+        name = reinterpret_cast<PyTypeObject*>(obj)->tp_name;
+    }
     PyErr_Format(type,
-                 "%s on a %.200s owned by the main thread is not allowed in a parallel "
+                 "%s on %s %.200s owned by the main thread is not allowed in a parallel "
                  "context: main-thread objects are read-only there. Share mutable state "
                  "through parallel.protect(obj), parallel.dict() or parallel.list(), or return "
-                 "the value from the callback and update it on the main thread",
-                 what, Py_TYPE(obj)->tp_name);
+                 "the value from the callback (or a modified copy) and update it on the main "
+                 "thread",
+                 what, kind, name);
     return -1;
 }

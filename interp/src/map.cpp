@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -60,6 +61,10 @@ runtime::WorkerPool& pool_for(unsigned workers) {
         g_pool.reset(); // joins the old threads, which delete their thread states
         runtime::PoolOptions options;
         options.workers = workers;
+        // Poison mode: rewound chunks become PROT_NONE, so any pointer into a context's memory
+        // that outlived the callback faults at its next use instead of reading stale data.
+        const char* poison = std::getenv("PXKIT_POISON");
+        options.heap.poison_rewound = poison != nullptr && poison[0] != '\0' && poison[0] != '0';
         options.thread_start = start_worker_thread;
         options.thread_stop = stop_worker_thread;
         g_pool = std::make_unique<runtime::WorkerPool>(std::move(options));
@@ -219,8 +224,14 @@ void run_item(MapState& state, runtime::WorkerPool& pool, runtime::Worker& worke
 
     Outcome out;
     out.result = PyObject_CallOneArg(state.func, PyList_GET_ITEM(state.items, index));
-    if (out.result == nullptr)
+    if (out.result == nullptr) {
+        // Normalised here, in the context: normalising on the main thread would make a
+        // main-owned exception that refers to this heap and outlives it.
         PyErr_Fetch(&out.type, &out.value, &out.traceback);
+        PyErr_NormalizeException(&out.type, &out.value, &out.traceback);
+        if (out.value != nullptr && out.traceback != nullptr)
+            PyException_SetTraceback(out.value, out.traceback);
+    }
     const unsigned id = worker.id();
     if (!pool.call_on_main([&] { receive(state, index, out, id, pool); })) {
         // Cannot happen inside run(); keep the context consistent anyway.
