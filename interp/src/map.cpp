@@ -103,6 +103,40 @@ struct MapState {
     std::size_t error_index = 0;
 };
 
+// OSError keeps filename and filename2 outside args; (errno, strerror, filename, None,
+// filename2) rebuilds them. nullptr, with no exception, for other exceptions.
+PyObject* os_error_args(PyObject* value) {
+    if (!PyObject_TypeCheck(value, reinterpret_cast<PyTypeObject*>(PyExc_OSError)))
+        return nullptr;
+    auto* e = reinterpret_cast<PyOSErrorObject*>(value);
+    if (e->myerrno == nullptr || e->strerror == nullptr)
+        return nullptr; // not the (errno, strerror) form: args say it all
+    if (e->filename == nullptr)
+        return PyTuple_Pack(2, e->myerrno, e->strerror);
+    if (e->filename2 == nullptr)
+        return PyTuple_Pack(3, e->myerrno, e->strerror, e->filename);
+    return PyTuple_Pack(5, e->myerrno, e->strerror, e->filename, Py_None, e->filename2);
+}
+
+// Attributes a callback set on its exception (e.g. `err.code = 3`) cross too, when clonable.
+void copy_instance_attributes(PyObject* from, PyObject* to) {
+    PyObject** dict_ptr = _PyObject_GetDictPtr(from);
+    if (dict_ptr == nullptr || *dict_ptr == nullptr || !PyDict_Check(*dict_ptr))
+        return;
+    CloneOptions options;
+    options.clone_error = error_types().clone_error;
+    Py_ssize_t pos = 0;
+    PyObject *key, *v;
+    while (PyDict_Next(*dict_ptr, &pos, &key, &v)) {
+        if (!PyUnicode_Check(key) || PyUnicode_CompareWithASCIIString(key, "__notes__") == 0)
+            continue;
+        PyObject* copy = clone(v, options);
+        if (copy == nullptr || PyObject_SetAttr(to, key, copy) < 0)
+            PyErr_Clear();
+        Py_XDECREF(copy);
+    }
+}
+
 // Main thread: the worker's exception (context-owned) as a main-owned exception of the same
 // type and arguments, with the worker's traceback text as a note.
 PyObject* exception_to_main(Outcome& out, unsigned worker) {
@@ -139,7 +173,9 @@ PyObject* exception_to_main(Outcome& out, unsigned worker) {
         CloneOptions options;
         options.clone_error = error_types().clone_error;
         options.root = "exception.args";
-        PyObject* args = PyObject_GetAttrString(out.value, "args");
+        PyObject* args = os_error_args(out.value);
+        if (args == nullptr && !PyErr_Occurred())
+            args = PyObject_GetAttrString(out.value, "args");
         PyObject* main_args = args ? clone(args, options) : nullptr;
         Py_XDECREF(args);
         if (main_args != nullptr && PyTuple_Check(main_args)) {
@@ -163,6 +199,8 @@ PyObject* exception_to_main(Outcome& out, unsigned worker) {
             Py_XDECREF(formatted);
         }
     }
+    if (exc != nullptr)
+        copy_instance_attributes(out.value, exc);
     if (exc != nullptr && text != nullptr) {
         PyObject* r = PyObject_CallMethod(exc, "add_note", "O", text);
         if (r == nullptr)
