@@ -29,6 +29,8 @@ namespace {
 
 PyInterpreterState* g_interp = nullptr;
 std::unique_ptr<runtime::WorkerPool> g_pool;
+std::mutex g_workers_mutex;
+std::vector<runtime::Worker*> g_workers; // the pool's workers, for heap_stats()
 
 // The worker's thread state lives in Worker::user for the pool's lifetime.
 PyThreadState* thread_state(runtime::Worker& worker) {
@@ -38,6 +40,8 @@ PyThreadState* thread_state(runtime::Worker& worker) {
 void start_worker_thread(runtime::Worker& worker) {
     // RAW memory (malloc), and it registers the state for this thread (PyGILState_*).
     worker.user = PyThreadState_New(g_interp);
+    std::lock_guard lock(g_workers_mutex);
+    g_workers.push_back(&worker);
 }
 
 void stop_worker_thread(runtime::Worker& worker) {
@@ -59,6 +63,10 @@ long default_workers() {
 runtime::WorkerPool& pool_for(unsigned workers) {
     if (!g_pool || g_pool->size() < workers) {
         g_pool.reset(); // joins the old threads, which delete their thread states
+        {
+            std::lock_guard lock(g_workers_mutex);
+            g_workers.clear();
+        }
         runtime::PoolOptions options;
         options.workers = workers;
         // Poison mode: rewound chunks become PROT_NONE, so any pointer into a context's memory
@@ -72,11 +80,16 @@ runtime::WorkerPool& pool_for(unsigned workers) {
     return *g_pool;
 }
 
-// Drops what the thread state may still reference in the context's heap before it goes:
-// the per-thread dict (threading.local, decimal), the contextvars context, and anything a
-// callback left in the exception state.
+// Drops, in the context, everything the thread state still references: objects of the
+// context's heap (the per-thread dict of threading.local and decimal, the contextvars
+// context, exceptions) and main objects stored without a counted reference.
 void clear_thread_state(PyThreadState* ts) {
     PyErr_Clear();
+    // In a context, references to main objects are not counted, so the state must not keep
+    // one past the context: POP_EXCEPT leaves None here (uncounted), and clearing it later,
+    // outside any context, would take a reference None never had.
+    Py_CLEAR(ts->exc_state.exc_value);
+    Py_CLEAR(ts->async_exc);
     Py_CLEAR(ts->dict);
     if (ts->context != nullptr) {
         Py_CLEAR(ts->context);
@@ -429,6 +442,42 @@ PyObject* map(PyObject*, PyObject* args, PyObject* kwargs) {
     return list;
 }
 
-void shutdown_workers() { g_pool.reset(); }
+void shutdown_workers() {
+    g_pool.reset();
+    std::lock_guard lock(g_workers_mutex);
+    g_workers.clear();
+}
+
+PyObject* heap_stats(PyObject*, PyObject*) {
+    if (in_parallel_context()) {
+        PyErr_SetString(PyExc_RuntimeError, "parallel._heap_stats() is for the main thread");
+        return nullptr;
+    }
+    std::vector<std::pair<unsigned, HeapStats>> all;
+    {
+        std::lock_guard lock(g_workers_mutex);
+        for (runtime::Worker* w : g_workers)
+            all.emplace_back(w->id(), w->heap().stats()); // workers are idle between maps
+    }
+    PyObject* list = PyList_New(0);
+    for (const auto& [id, st] : all) {
+        PyObject* d = Py_BuildValue("{s:I,s:n,s:n,s:n,s:n,s:n,s:n,s:K,s:K}", "worker", id,
+                                    "bytes_in_use", static_cast<Py_ssize_t>(st.bytes_in_use),
+                                    "bytes_held", static_cast<Py_ssize_t>(st.bytes_held),
+                                    "high_water", static_cast<Py_ssize_t>(st.high_water),
+                                    "chunk_bytes", static_cast<Py_ssize_t>(st.chunk_bytes),
+                                    "cached_bytes", static_cast<Py_ssize_t>(st.cached_bytes),
+                                    "chunks", static_cast<Py_ssize_t>(st.chunks), "allocations",
+                                    static_cast<unsigned long long>(st.allocations), "rewinds",
+                                    static_cast<unsigned long long>(st.rewinds));
+        if (d == nullptr || PyList_Append(list, d) < 0) {
+            Py_XDECREF(d);
+            Py_DECREF(list);
+            return nullptr;
+        }
+        Py_DECREF(d);
+    }
+    return list;
+}
 
 } // namespace px::interp

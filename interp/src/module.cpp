@@ -109,6 +109,9 @@ PyMethodDef g_methods[] = {
      "Test only: a thread without the GIL swaps in its own thread state."},
     {"_probe_refcount", px::interp::probe_refcount, METH_O,
      "Test only: refcounting of a main-owned and a context-owned object in a context."},
+    {"_heap_stats", px::interp::heap_stats, METH_NOARGS,
+     "_heap_stats() -> list of dict: each worker heap's statistics (main thread, between "
+     "maps)."},
     {"_shutdown", shutdown, METH_NOARGS,
      "Stops the worker threads (registered with atexit; a later map() starts new ones)."},
     {nullptr, nullptr, 0, nullptr},

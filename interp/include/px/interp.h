@@ -48,5 +48,8 @@ PyObject* map(PyObject* module, PyObject* args, PyObject* kwargs);
 // Stops the worker threads and deletes their thread states; registered with atexit, so it
 // runs before the interpreter finalises. A later map() starts new workers.
 void shutdown_workers();
+// parallel._heap_stats(): one dict per worker heap (high_water, bytes_held, ...), read
+// between maps on the main thread.
+PyObject* heap_stats(PyObject* module, PyObject* unused);
 
 } // namespace px::interp
