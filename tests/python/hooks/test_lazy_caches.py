@@ -104,6 +104,21 @@ class LazyCacheTest(unittest.TestCase):
             print("ok")
         """)
 
+    def test_ast_conversion_in_two_contexts(self):
+        """ast.parse() converts with recursion counters that live in the interpreter's AST
+        state; two contexts at once must not share them."""
+        check(self, """
+            import ast, parallel
+            def parse(i):
+                try:
+                    return ast.dump(ast.parse("{}['k%d' % n] + [x for x in y]"))[:20]
+                except SystemError as e:
+                    return str(e)
+            r = parallel.map(parse, range(3000), workers=2)
+            assert set(r) == {parse(0)}, set(r)
+            print("ok")
+        """)
+
 
 if __name__ == "__main__":
     unittest.main()
