@@ -15,7 +15,10 @@
 #                   build/fuzz-work/NAME/; fails if it crashes or runs under
 #                   PX_FUZZ_MIN_EXEC_S (1000) executions per second
 #   pxpython-release  interp/smoke.sh release (builds the patched interpreter with pxkit's
-#                   libraries when not cached), then tests/python/hooks/ with it
+#                   libraries when not cached), then with it tests/python/hooks/, the
+#                   Python suites in poison mode, the stress run and CPython's regrtest
+#                   modules of tests/python/regrtest.txt
+#   pxpython-asan   the asan flavour of pxpython: hook tests and Python suites, 0 reports
 # A stage whose component does not exist yet (no fuzz/CMakeLists.txt, no allocator/ nor
 # guards/) is skipped with a message and not counted as failed. Warnings are errors here
 # (PX_WERROR=ON). Logs: build/test-logs/. The last line counts stages:
@@ -202,9 +205,12 @@ stage_fuzz_run() { # target name
     fi
 }
 
-# The patched interpreter: interp/smoke.sh release (builds pxpython with pxkit's libraries if
-# the cache lacks this key: ~5-7 min on 2 cores, then cached in ~/.cache/pxkit), then the
-# hook tests in tests/python/hooks/ with that interpreter.
+# The patched interpreter, flavour release: interp/smoke.sh release (builds pxpython with
+# pxkit's libraries if the cache lacks this key: ~3-5 min on 2 cores, then cached in
+# ~/.cache/pxkit), then with it: the hook tests (tests/python/hooks), the Python suites
+# (conformance, guard, errors) in poison mode, the 2 x 100,000-call stress run, and CPython's
+# own regression tests listed in tests/python/regrtest.txt on the main thread with
+# `parallel` imported (its allocator dispatch installed).
 stage_pxpython() {
     local stage=pxpython-release
     banner "$stage"
@@ -212,7 +218,7 @@ stage_pxpython() {
         record "$stage" SKIP 0 "no interp/build.sh or tests/python/hooks/ yet"
         return
     fi
-    local t0=$SECONDS log="$logs/$stage.log" py
+    local t0=$SECONDS log="$logs/$stage.log" py hooks suites regr
     if ! interp/smoke.sh release >"$log" 2>&1; then
         show_tail "$log"
         record "$stage" FAIL $((SECONDS - t0)) "interp/smoke.sh release failed"
@@ -224,7 +230,62 @@ stage_pxpython() {
         record "$stage" FAIL $((SECONDS - t0)) "tests/python/hooks failed"
         return
     fi
-    record "$stage" PASS $((SECONDS - t0)) "smoke + $(sed -n 's/^Ran \([0-9]*\) tests.*/\1 hook tests/p' "$log" | tail -n 1)"
+    hooks="$(sed -n 's/^Ran \([0-9]*\) tests.*/\1/p' "$log" | tail -n 1)"
+    if ! PXKIT_POISON=1 "$py" -X faulthandler tests/python/run.py >>"$log" 2>&1; then
+        show_tail "$log"
+        record "$stage" FAIL $((SECONDS - t0)) "tests/python suites failed (poison mode)"
+        return
+    fi
+    suites="$(tail -n 1 "$log")"
+    if ! PXKIT_POISON=1 "$py" tests/python/stress/stress_map.py >>"$log" 2>&1; then
+        show_tail "$log"
+        record "$stage" FAIL $((SECONDS - t0)) "stress run failed"
+        return
+    fi
+    local modules
+    mapfile -t modules < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' tests/python/regrtest.txt | grep -v '^$')
+    if ! "$py" -c "import parallel, runpy; runpy.run_module('test', run_name='__main__', alter_sys=True)" \
+        "${modules[@]}" >>"$log" 2>&1; then
+        show_tail "$log"
+        record "$stage" FAIL $((SECONDS - t0)) "CPython regression tests failed"
+        return
+    fi
+    regr=${#modules[@]}
+    record "$stage" PASS $((SECONDS - t0)) "smoke, $hooks hook tests, suites: $suites, stress, $regr regrtest modules"
+}
+
+# The asan flavour (ASan+UBSan, no pymalloc): the hook tests and the Python suites, each
+# conformance item once per run (PX_CONFORMANCE_REPEAT=1) to keep the stage near 2 minutes
+# once the interpreter is cached (building it takes ~6-10 min on 2 cores).
+stage_pxpython_asan() {
+    local stage=pxpython-asan
+    banner "$stage"
+    if [[ ! -x interp/build.sh || ! -d tests/python/hooks ]]; then
+        record "$stage" SKIP 0 "no interp/build.sh or tests/python/hooks/ yet"
+        return
+    fi
+    local t0=$SECONDS log="$logs/$stage.log" py
+    if ! py="$(interp/build.sh asan 2>"$log" | tail -n 1)" || [[ ! -x "$py" ]]; then
+        show_tail "$log"
+        record "$stage" FAIL $((SECONDS - t0)) "interp/build.sh asan failed"
+        return
+    fi
+    # CPython keeps its objects until exit by design, so leak reports would list all of them;
+    # llvm-symbolizer (llvm-14) turns the reports' addresses into file:line.
+    local env=(env "PATH=/usr/lib/llvm-14/bin:$PATH" "ASAN_OPTIONS=detect_leaks=0"
+        "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+    if ! "${env[@]}" "$py" -m unittest discover -s tests/python/hooks >>"$log" 2>&1 ||
+        ! "${env[@]}" PX_CONFORMANCE_REPEAT=1 "$py" tests/python/run.py >>"$log" 2>&1; then
+        show_tail "$log"
+        record "$stage" FAIL $((SECONDS - t0)) "hook tests or suites failed under ASan+UBSan"
+        return
+    fi
+    if grep -q "ERROR: AddressSanitizer\|runtime error:" "$log"; then
+        show_tail "$log"
+        record "$stage" FAIL $((SECONDS - t0)) "sanitizer reports (see $log)"
+        return
+    fi
+    record "$stage" PASS $((SECONDS - t0)) "hooks + suites: $(tail -n 1 "$log"), 0 reports"
 }
 
 stage_fuzz_runs() {
@@ -252,6 +313,7 @@ stage_preset coverage
 stage_coverage_gate
 stage_fuzz_runs
 stage_pxpython
+stage_pxpython_asan
 
 banner summary
 passed=0 failed=0 skipped=0
