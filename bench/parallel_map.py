@@ -143,6 +143,20 @@ def main():
     else:
         print(f"  ({args.stock} not found: no stock lines)")
 
+    # Another Python thread wants the GIL the whole time (the main thread holds it while it
+    # waits): it sets the interpreter's eval breaker every 5 ms, which contexts do not read.
+    import threading
+    stop = threading.Event()
+    spinner = threading.Thread(target=lambda: [work(100) for _ in iter(stop.is_set, True)])
+    spinner.start()
+    try:
+        busy = best(lambda: parallel.map(work, [N] * ITEMS, workers=2), repeat)
+    finally:
+        stop.set()
+        spinner.join()
+    print(f"  2 workers with a busy Python thread waiting for the GIL: {busy * 1e3:.1f} ms "
+          f"({two / busy:.2f}x the quiet run)")
+
     main_pinned, ctx_pinned = pinned_ratio(repeat)
     print(f"same core: main thread {main_pinned * 1e3:.1f} ms, one context "
           f"{ctx_pinned * 1e3:.1f} ms: context/main speed {main_pinned / ctx_pinned:.2f}x "
