@@ -52,14 +52,6 @@ void stop_worker_thread(runtime::Worker& worker) {
     }
 }
 
-long default_workers() {
-    cpu_set_t set;
-    long n = 0;
-    if (sched_getaffinity(0, sizeof set, &set) == 0)
-        n = CPU_COUNT(&set);
-    return n > 0 ? n : 1;
-}
-
 runtime::WorkerPool& pool_for(unsigned workers) {
     if (!g_pool || g_pool->size() < workers) {
         g_pool.reset(); // joins the old threads, which delete their thread states
@@ -299,7 +291,7 @@ void run_item(MapState& state, runtime::WorkerPool& pool, runtime::Worker& worke
 
 bool parse_workers(PyObject* obj, unsigned* workers) {
     if (obj == nullptr || obj == Py_None) {
-        *workers = static_cast<unsigned>(default_workers());
+        *workers = runtime::cpu_count();
         return true;
     }
     if (!PyLong_Check(obj) || PyBool_Check(obj)) {

@@ -5,7 +5,6 @@
 // process, and pxkit supports only the main interpreter, so module state lives in statics.
 #include <Python.h>
 
-#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include "probe.h"
 #include "px/guards.h"
 #include "px/interp.h"
+#include "px/runtime.h"
 
 namespace {
 
@@ -29,13 +29,7 @@ PyObject* g_clone_error = nullptr;          // parallel.CloneError(TypeError)
 PyObject* g_context_memory_error = nullptr; // parallel.ContextMemoryError(MemoryError)
 
 PyObject* cpu_count(PyObject*, PyObject*) {
-    cpu_set_t set;
-    long n = 0;
-    if (sched_getaffinity(0, sizeof set, &set) == 0)
-        n = CPU_COUNT(&set);
-    if (n <= 0)
-        n = sysconf(_SC_NPROCESSORS_ONLN);
-    return PyLong_FromLong(n > 0 ? n : 1);
+    return PyLong_FromUnsignedLong(px::runtime::cpu_count()); // map()'s default too
 }
 
 PyObject* is_parallel_thread(PyObject*, PyObject*) {

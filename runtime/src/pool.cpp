@@ -22,18 +22,6 @@ namespace {
 // count. Far from SIZE_MAX: each worker adds at most one more after it.
 constexpr std::size_t kCancelledIndex = SIZE_MAX / 2;
 
-unsigned cpu_count() {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-        int n = CPU_COUNT(&set);
-        if (n > 0)
-            return static_cast<unsigned>(n);
-    }
-    unsigned n = std::thread::hardware_concurrency();
-    return n > 0 ? n : 1;
-}
-
 // Blocks every asynchronous signal on the calling thread while alive, so threads created
 // meanwhile start with that mask; restores the old mask afterwards.
 class BlockSignals {
@@ -54,6 +42,18 @@ private:
 };
 
 } // namespace
+
+unsigned cpu_count() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0)
+            return static_cast<unsigned>(n);
+    }
+    unsigned n = std::thread::hardware_concurrency();
+    return n > 0 ? n : 1;
+}
 
 // A call_on_main() request; lives on the poster's stack until `done`.
 struct WorkerPool::MainCall {

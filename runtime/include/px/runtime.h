@@ -46,6 +46,9 @@ inline constexpr std::size_t kCacheLine = 128;
 class Worker;
 class WorkerPool;
 
+// The CPUs this process may run on (its affinity mask), at least 1: the default worker count.
+unsigned cpu_count();
+
 struct PoolOptions {
     unsigned workers = 0;                      // 0: the CPUs this process may run on
     px::HeapOptions heap{};                    // options of each worker's context heap
