@@ -135,6 +135,7 @@ private:
 
     PyObject* path();
     PyObject* key_repr(PyObject* key);
+    void raise_at_path(PyObject* detail);
     void fail_not_clonable(PyObject* obj);
     void fail(const char* what);
 
@@ -458,18 +459,15 @@ PyObject* Cloner::path() {
     return path;
 }
 
-void Cloner::fail_not_clonable(PyObject* obj) {
+// Raises the clone error "<path>: <detail>"; takes the reference to `detail` (nullptr: an
+// exception is set already).
+void Cloner::raise_at_path(PyObject* detail) {
+    if (detail == nullptr)
+        return;
     PyObject* where = path();
-    if (where == nullptr)
-        return;
-    PyObject* name = type_name(Py_TYPE(obj));
-    if (name == nullptr) {
-        Py_DECREF(where);
-        return;
-    }
-    PyObject* message = PyUnicode_FromFormat("%U: %U is not clonable%s", where, name, kHint);
-    Py_DECREF(where);
-    Py_DECREF(name);
+    PyObject* message = where != nullptr ? PyUnicode_FromFormat("%U: %U", where, detail) : nullptr;
+    Py_XDECREF(where);
+    Py_DECREF(detail);
     if (message == nullptr)
         return;
     PyErr_SetObject(options_.clone_error != nullptr ? options_.clone_error : PyExc_TypeError,
@@ -477,18 +475,14 @@ void Cloner::fail_not_clonable(PyObject* obj) {
     Py_DECREF(message);
 }
 
-void Cloner::fail(const char* what) {
-    PyObject* where = path();
-    if (where == nullptr)
-        return;
-    PyObject* message = PyUnicode_FromFormat("%U: %s", where, what);
-    Py_DECREF(where);
-    if (message == nullptr)
-        return;
-    PyErr_SetObject(options_.clone_error != nullptr ? options_.clone_error : PyExc_TypeError,
-                    message);
-    Py_DECREF(message);
+void Cloner::fail_not_clonable(PyObject* obj) {
+    PyObject* name = type_name(Py_TYPE(obj));
+    raise_at_path(name != nullptr ? PyUnicode_FromFormat("%U is not clonable%s", name, kHint)
+                                  : nullptr);
+    Py_XDECREF(name);
 }
+
+void Cloner::fail(const char* what) { raise_at_path(PyUnicode_FromString(what)); }
 
 } // namespace
 

@@ -223,6 +223,37 @@ TEST(Clone, ErrorNamesPathAndType) {
 
     m = clone_error_of("print");
     EXPECT_EQ(m.rfind("result: builtin_function_or_method is not clonable", 0), 0u) << m;
+
+    // A class whose __module__ is builtins, or not a str, is named by its qualname alone.
+    m = clone_error_after("class B: pass\nB.__module__ = 'builtins'\nv = [B()]");
+    EXPECT_EQ(m.rfind("result[0]: B is not clonable", 0), 0u) << m;
+    m = clone_error_after("class N: pass\nN.__module__ = 5\nv = [N()]");
+    EXPECT_EQ(m.rfind("result[0]: N is not clonable", 0), 0u) << m;
+}
+
+// A legacy str (made by the deprecated PyUnicode_FromUnicode(NULL, n)) is not ready; readying
+// it would write into the source, so clone refuses it.
+TEST(Clone, LegacyStrIsRefused) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    PyObject* legacy = PyUnicode_FromUnicode(nullptr, 3);
+#pragma GCC diagnostic pop
+    ASSERT_NE(legacy, nullptr);
+    ASSERT_FALSE(PyUnicode_IS_READY(legacy));
+    PyObject* list = PyList_New(1);
+    ASSERT_NE(list, nullptr);
+    PyList_SET_ITEM(list, 0, legacy);
+    std::string m = clone_error(list, copying());
+    EXPECT_EQ(m, "result[0]: a legacy (not ready) str is not clonable") << m;
+    EXPECT_FALSE(PyUnicode_IS_READY(legacy)); // the source was not touched
+    Py_DECREF(list);
+}
+
+TEST(Clone, LongKeyReprsAreCut) {
+    std::string m = clone_error_of("{'k' * 100: object()}");
+    EXPECT_NE(m.find("result['kkk"), std::string::npos) << m;
+    EXPECT_NE(m.find("...]: object is not clonable"), std::string::npos) << m;
+    EXPECT_LT(m.find("]: object"), 80u) << m;
 }
 
 TEST(Clone, ErrorPathsThroughKeysAndSets) {
