@@ -3,7 +3,8 @@
 #
 # Runs each workload of bench/interp_workloads/ under callgrind with both interpreters,
 # once at its size and once at size 0, and counts the instructions of the work alone (the
-# difference, so start-up and imports do not dilute it, as in interp/hook-cost.sh). Prints
+# difference, so start-up and imports do not dilute it, as in interp/hook-cost.sh), with
+# `parallel` imported on the pxpython side (its hooks installed, as users run it). Prints
 # per benchmark the instructions without / with pxkit and their ratio, then the geometric
 # mean of the ratios as "overall". Exits 1 if overall is above the limit (1.03; the goal is
 # 1.02), 2 on a usage or run error.
@@ -58,8 +59,8 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# One callgrind run: python (without|with), workload, size. -S: no site, so nothing outside
-# the workload is imported. An empty environment but for PYTHONHASHSEED=0 instead of -E:
+# One callgrind run: python (without|with), workload, size, through _run.py (which imports
+# `parallel` where it exists). -S: no site, so nothing else outside the workload is imported. An empty environment but for PYTHONHASHSEED=0 instead of -E:
 # -E would ignore the seed too, and with str hashes randomised per run the same interpreter's
 # counts move by up to 0.4%, a fifth of the goal; with the seed they repeat exactly. The
 # context heap's 64 GiB reservation is more than Valgrind maps, hence PX_REGION_GIB=1.
@@ -68,7 +69,7 @@ count() {
     py="$without"
     [[ "$side" == without ]] || py="$with"
     if env -i PYTHONHASHSEED=0 PX_REGION_GIB=1 "$VALGRIND" --tool=callgrind \
-        --callgrind-out-file=/dev/null "$py" -S "$WORKLOAD_DIR/$name.py" "$size" \
+        --callgrind-out-file=/dev/null "$py" -S "$WORKLOAD_DIR/_run.py" "$name" "$size" \
         >"$log.log" 2>&1; then
         sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$log.log" >"$log"
     fi

@@ -1,5 +1,5 @@
 // module.cpp — the built-in module `parallel` (docs: /work/shared/design/API.md), first part:
-// introspection helpers, the exception types, and the allocator dispatch installed at import.
+// introspection helpers and the exception types.
 //
 // Single-phase init: `parallel` is built into pxpython (Modules/Setup.local), imported once per
 // process, and pxkit supports only the main interpreter, so module state lives in statics.
@@ -181,6 +181,5 @@ extern "C" PyObject* PyInit_parallel(void) {
     }
     px::interp::set_error_types({g_mutation_error, g_context_memory_error, g_clone_error});
     px::register_main_thread(); // false only if another thread registered first: harmless
-    px::interp::install_allocator();
     return module;
 }

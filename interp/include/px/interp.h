@@ -1,23 +1,18 @@
 // px/interp.h — px_interp, the C++ side of the patched interpreter.
 //
 // The patched CPython calls the hooks that Include/pxkit.h declares; this library defines
-// them, installs the allocator dispatch that sends a context's allocations to its heap, and
-// gives the `parallel` module and the runtime the few controls they need over the main
-// thread's heap:
+// them (among them the allocation hooks that send a context's allocations to its heap,
+// src/allocator.cpp) and gives the `parallel` module and the runtime the few controls they
+// need over the main thread's heap:
 //   * The main thread "parks" while workers run (it waits in pxkit's loop, holding the GIL
 //     but running no Python). Only then may a worker enter a main-heap section: the section
 //     lock serialises such workers, and the main thread takes the same lock whenever it
 //     wakes up to run Python (a signal handler, a call_from_main_thread function).
-//   * install_allocator() puts the dispatch in front of CPython's MEM and OBJ allocators.
 #pragma once
 
 #include <Python.h>
 
 namespace px::interp {
-
-// Installs the MEM/OBJ allocator dispatch once; later calls do nothing. Main thread, with
-// the GIL, before any worker runs.
-void install_allocator();
 
 // The main thread's side of main-heap sections. park() says "I run no Python until
 // unpark()"; it is called with the GIL held and keeps it.
