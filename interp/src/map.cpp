@@ -38,8 +38,12 @@ PyThreadState* thread_state(runtime::Worker& worker) {
 }
 
 void start_worker_thread(runtime::Worker& worker) {
-    // RAW memory (malloc), and it registers the state for this thread (PyGILState_*).
-    worker.user = PyThreadState_New(g_interp);
+    // RAW memory (malloc), and it registers the state for this thread (PyGILState_*). Its
+    // contexts use no float or tuple freelist (they are the main thread's, patch 0006).
+    PyThreadState* ts = PyThreadState_New(g_interp);
+    if (ts != nullptr)
+        _PyThreadState_PxNoFreelists(ts);
+    worker.user = ts;
     std::lock_guard lock(g_workers_mutex);
     g_workers.push_back(&worker);
 }
