@@ -8,9 +8,10 @@
 // that posted a call is always answered, and a late poster sees running_ false.
 #include "px/runtime.h"
 
+#include "signals.h"
+
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 
 #include <stdexcept>
 #include <utility>
@@ -21,25 +22,6 @@ namespace {
 // cancel() stores this into the index counter so that every later fetch_add is past any task
 // count. Far from SIZE_MAX: each worker adds at most one more after it.
 constexpr std::size_t kCancelledIndex = SIZE_MAX / 2;
-
-// Blocks every asynchronous signal on the calling thread while alive, so threads created
-// meanwhile start with that mask; restores the old mask afterwards.
-class BlockSignals {
-public:
-    BlockSignals() {
-        sigset_t set;
-        sigfillset(&set);
-        for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS})
-            sigdelset(&set, sig);
-        pthread_sigmask(SIG_SETMASK, &set, &old_);
-    }
-    ~BlockSignals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
-    BlockSignals(const BlockSignals&) = delete;
-    BlockSignals& operator=(const BlockSignals&) = delete;
-
-private:
-    sigset_t old_{};
-};
 
 } // namespace
 

@@ -18,6 +18,9 @@
 //     runs inside it (px::ContextScope scope(worker.context())).
 //   * A task that throws cancels the run; run() rethrows the first exception once every task
 //     it started has finished, and the pool stays usable.
+//
+// The socket server and its HTTP layer have their own contract in px/server.h, included at
+// the end of this header.
 #pragma once
 
 #include <atomic>
@@ -160,3 +163,5 @@ private:
 };
 
 } // namespace px::runtime
+
+#include "px/server.h" // IWYU pragma: export

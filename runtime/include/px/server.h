@@ -1,0 +1,236 @@
+// px/server.h — the socket server and its HTTP/1.1 layer (included by px/runtime.h).
+//
+// The contract of px_runtime's server (no Python in here; C++ protocols and handlers):
+//   * A Server binds and listens in its constructor (SO_REUSEADDR; port 0 picks a free port,
+//     port() tells which). run() serves on the calling thread until stop(): that thread
+//     accepts, N worker threads (default cpu_count()) each run an event loop of their own,
+//     and accepted connections go to the workers round-robin. A connection stays on its
+//     worker for life, so everything about it runs on one thread.
+//   * Every connection owns a px::Context with a heap of its own and one Protocol instance
+//     (made by the factory on the worker, inside the context). The cycle is:
+//         read → snapshot → callback (inside the context) → send → rewind → read again.
+//     Whatever a callback allocates in the context heap, and every byte it queued with
+//     Transport::send() (copied into that heap), is released by the rewind after the last
+//     queued byte has gone out. No callback runs while the previous cycle's output is still
+//     being sent, and nothing is read meanwhile.
+//   * A callback runs on its connection's worker only: a slow callback delays the other
+//     connections of that worker, never those of other workers, nor accepting.
+//   * stop() may be called from any thread (not from a signal handler), any number of times,
+//     before or during run(). It stops accepting, lets callbacks in progress finish and
+//     their output go out, closes every socket, joins the workers; then run() returns.
+//     Connections still sending after ServerOptions::drain_timeout are cut off. At any time,
+//     a connection whose peer takes no output byte for send_timeout is cut off. A Server
+//     runs once: run() after stop() returns at once.
+//   * Worker threads block asynchronous signals (as the pool's do): SIGINT and SIGTERM reach
+//     the thread that watches for them, and a SIGPIPE from sendfile(2) stays pending instead
+//     of killing the process.
+//   * stats() may be called from any thread at any time; the counters are relaxed atomics,
+//     one cache-line-aligned block per worker, summed on read.
+//
+// The HTTP/1.1 layer (http_protocol()) parses with Boost.Beast's request_parser and calls an
+// HttpHandler once per request, in order; responses go out in request order (keep-alive and
+// pipelining). Over a limit it answers with the status and closes: header block too large or
+// too many header fields 431, target too long 414, body too large 413, anything Beast rejects
+// 400, a request not complete within request_timeout 408. A keep-alive connection with no
+// request for idle_timeout is closed without a response. A handler that throws gets 500.
+// Several ranges in one Range header are answered 416 (no multipart/byteranges).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "px/guards.h"
+#include "px/heap.h"
+
+namespace px::runtime {
+
+// ---- connections ------------------------------------------------------------------------
+
+struct Peer {
+    std::string host; // numeric address
+    std::uint16_t port = 0;
+};
+
+// What a protocol callback sees of its connection. Call it only from that connection's
+// callbacks (its worker thread); the output queued during a callback goes out after it returns.
+class Transport {
+public:
+    virtual ~Transport() = default;
+
+    virtual const Peer& peer() const noexcept = 0;
+    virtual px::Context& context() noexcept = 0; // the connection's context (entered now)
+
+    // Queues bytes (copied into the context heap). False, queuing nothing, when the heap
+    // refuses the memory: the connection is then closed after what was queued before.
+    virtual bool send(std::string_view bytes) = 0;
+    // Queues `length` bytes of the file `fd` from `offset`, sent with sendfile(2). The fd is
+    // dup()ed, so the caller may close its own at once. False when dup() fails.
+    virtual bool sendfile(int fd, std::uint64_t offset, std::uint64_t length) = 0;
+    // Closes the connection once everything queued has been sent; no callback but
+    // connection_lost() follows.
+    virtual void close() = 0;
+    // Protocol::timed_out() runs if `after` passes before the deadline is set again. The
+    // clock starts when the connection next waits for data (not while it is still sending).
+    // Zero removes the deadline.
+    virtual void set_deadline(std::chrono::milliseconds after) = 0;
+
+    // Counters the protocol feeds into Server::stats().
+    virtual void count_request() noexcept = 0;
+    virtual void count_error() noexcept = 0;
+};
+
+// One instance per connection, made and called inside the connection's context.
+class Protocol {
+public:
+    virtual ~Protocol() = default;
+    virtual void connection_made(Transport& /*transport*/) {}
+    virtual void data_received(Transport& transport, std::string_view data) = 0;
+    // The deadline passed; the default closes the connection.
+    virtual void timed_out(Transport& transport) { transport.close(); }
+    // The last callback. ec is empty after close() or a clean end of stream from the peer.
+    virtual void connection_lost(Transport& /*transport*/, std::error_code /*ec*/) {}
+};
+
+using ProtocolFactory = std::function<std::unique_ptr<Protocol>()>;
+
+// ---- the server -------------------------------------------------------------------------
+
+struct ServerOptions {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 0; // 0: any free port
+    unsigned workers = 0;   // 0: cpu_count()
+    int backlog = 1024;
+    std::size_t read_buffer = 16u << 10;           // bytes read per callback at most
+    px::HeapOptions heap{};                        // options of every connection's heap
+    std::chrono::milliseconds drain_timeout{3000}; // stop(): then cut off what still sends
+    std::chrono::milliseconds linger{1000};        // after close(): read and discard this long
+    std::chrono::milliseconds send_timeout{30000}; // no byte taken by the peer: cut off (0: never)
+};
+
+struct ServerCounters {
+    std::uint64_t open = 0;       // connections open now
+    std::uint64_t total = 0;      // connections accepted, ever
+    std::uint64_t requests = 0;   // Transport::count_request() calls
+    std::uint64_t bytes_sent = 0; // bytes written to sockets
+    std::uint64_t errors = 0;     // I/O errors, refused memory, Transport::count_error()
+};
+
+struct ServerStats : ServerCounters {
+    std::vector<ServerCounters> workers; // [i] is worker i + 1
+};
+
+class Server {
+public:
+    // Binds and listens; throws std::system_error when it cannot.
+    Server(ServerOptions options, ProtocolFactory factory);
+    ~Server(); // stop() and waits for run() to return (if it is running)
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    std::uint16_t port() const noexcept;
+    unsigned workers() const noexcept;
+
+    void run();           // serves until stop(); see the contract above
+    void stop() noexcept; // any thread; idempotent
+    ServerStats stats() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// ---- HTTP/1.1 ---------------------------------------------------------------------------
+
+struct HttpLimits {
+    std::size_t max_header_bytes = 8u << 10;          // request line and header block
+    std::size_t max_headers = 100;                    // header fields
+    std::size_t max_target = 2048;                    // request target (path and query)
+    std::size_t max_body = 1u << 20;                  // body bytes (Content-Length or chunked)
+    std::chrono::milliseconds idle_timeout{5000};     // keep-alive wait for a request
+    std::chrono::milliseconds request_timeout{10000}; // first byte to complete request
+};
+
+struct HttpHeader {
+    std::string name;
+    std::string value;
+};
+
+struct HttpRequest {
+    std::string method;    // as sent: "GET", "POST", ...
+    std::string target;    // as sent: "/a/b?x=1"
+    std::string path;      // target before '?': "/a/b"
+    std::string query;     // after '?', without it: "x=1"
+    unsigned version = 11; // 10 or 11
+    std::vector<HttpHeader> headers;
+    std::string body;
+
+    // The first field of that name (case-insensitive), or nullptr.
+    const std::string* header(std::string_view name) const noexcept;
+};
+
+// An owned file descriptor.
+class UniqueFd {
+public:
+    UniqueFd() = default;
+    explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+    UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+    UniqueFd& operator=(UniqueFd&& other) noexcept;
+    ~UniqueFd();
+    int get() const noexcept { return fd_; }
+    int release() noexcept { return std::exchange(fd_, -1); }
+
+private:
+    int fd_ = -1;
+};
+
+struct FileBody {
+    UniqueFd fd;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+};
+
+struct HttpResponse {
+    unsigned status = 200;
+    std::vector<HttpHeader> headers; // Content-Length and Connection are set by the layer
+    std::string body;                // ignored when file is set
+    std::optional<FileBody> file;    // sent with sendfile(2)
+
+    static HttpResponse text(unsigned status, std::string body); // text/plain; charset=utf-8
+    HttpResponse& set(std::string name, std::string value);
+};
+
+// Runs on the connection's worker inside its context, once per request.
+using HttpHandler = std::function<HttpResponse(const HttpRequest&, Transport&)>;
+
+// A Protocol per connection that parses requests and answers them through `handler`.
+ProtocolFactory http_protocol(HttpHandler handler, HttpLimits limits = {});
+
+// A Range header against a representation of `length` bytes (RFC 9110 §14).
+struct RangeRequest {
+    enum Kind {
+        none,          // no usable "bytes=" header (absent, other unit, bad syntax): send all
+        single,        // one satisfiable range: 206 for [first, first + length)
+        unsatisfiable, // 416 with Content-Range: bytes */length
+        multiple,      // more than one range: answered 416 (no multipart support)
+    };
+    Kind kind = none;
+    std::uint64_t first = 0;
+    std::uint64_t length = 0;
+};
+RangeRequest parse_range(std::string_view header, std::uint64_t length) noexcept;
+
+// The file at `path`, honouring the request's Range header: 200, 206, 416, or 404 when it is
+// not a readable regular file.
+HttpResponse file_response(const HttpRequest& request, const std::string& path,
+                           std::string_view content_type = "application/octet-stream");
+
+} // namespace px::runtime

@@ -1,0 +1,689 @@
+// server.cpp — Server: the acceptor, the worker event loops and each connection's cycle.
+//
+// Threads. run()'s caller owns the acceptor and its io_context; each worker thread runs an
+// io_context of its own. The acceptor accepts straight into a socket bound to the next
+// worker's io_context (round-robin) and posts it there; from then on the connection's state
+// is touched by that worker only, so it needs no locks. Accepting on a thread of its own
+// means a slow callback on a worker never delays accepting or the other workers.
+//
+// A connection is always doing exactly one of: reading (an async_read_some is pending),
+// running (a callback is on the stack), sending (flush() is writing, or an async_wait for
+// writability is pending), lingering (output done, write side shut, discarding input until
+// the peer closes or `linger` passes) or closed. Output is written with non-blocking
+// sendmsg(2) and sendfile(2) calls, falling back to async_wait on EAGAIN, so partial sends
+// resume where they stopped. The rewind happens when the queue is empty, before reading again.
+//
+// Stopping. stop() posts "close the acceptor" to the acceptor's loop and "drain" to every
+// worker: a worker marks itself stopping, closes the connections that wait for data, lets
+// the others finish their cycle (they close instead of reading again), drops its work guard
+// and arms a timer that cuts off whatever is still open after drain_timeout. Each loop then
+// runs out of work and returns; run() joins the workers.
+#include "px/runtime.h"
+
+#include "signals.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace px::runtime {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr std::size_t kMaxIov = 16;                // byte segments per sendmsg(2)
+constexpr std::uint64_t kSendfileChunk = 1u << 30; // bytes per sendfile(2) call at most
+constexpr std::uint64_t kFlushQuantum = 4u << 20;  // bytes one flush writes before yielding
+
+// One worker's counters, alone on its cache lines. Relaxed: they are statistics, and each
+// is written by its worker only (so a sum read from another thread is merely a little old).
+struct alignas(kCacheLine) Counters {
+    std::atomic<std::uint64_t> open{0};
+    std::atomic<std::uint64_t> total{0};
+    std::atomic<std::uint64_t> requests{0};
+    std::atomic<std::uint64_t> bytes_sent{0};
+    std::atomic<std::uint64_t> errors{0};
+};
+
+void bump(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
+    counter.fetch_add(n, std::memory_order_relaxed);
+}
+
+std::uint64_t read(const std::atomic<std::uint64_t>& counter) noexcept {
+    return counter.load(std::memory_order_relaxed);
+}
+
+std::error_code to_std(const error_code& ec) {
+    return ec ? std::error_code(ec.value(), std::system_category()) : std::error_code();
+}
+
+} // namespace
+
+class Connection;
+
+struct ServerWorker {
+    unsigned id = 0;
+    asio::io_context io{1};
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+    Counters counters;
+    std::thread thread;
+    // Touched on the worker thread only.
+    std::unordered_set<std::shared_ptr<Connection>> connections;
+    std::optional<asio::steady_timer> drain_timer;
+    bool stopping = false;
+};
+
+struct Server::Impl {
+    ServerOptions options;
+    ProtocolFactory factory;
+    asio::io_context accept_io{1};
+    tcp::acceptor acceptor{accept_io};
+    asio::steady_timer accept_retry{accept_io};
+    unsigned count = 0;
+    std::unique_ptr<ServerWorker[]> workers;
+    unsigned next_worker = 0; // acceptor thread only
+    std::uint16_t port = 0;
+
+    std::mutex mutex; // guards the three below
+    std::condition_variable finished_cv;
+    bool stop_requested = false;
+    bool running = false;
+
+    void accept();
+    void drain(ServerWorker& w);
+};
+
+class Connection final : public Transport, public std::enable_shared_from_this<Connection> {
+public:
+    Connection(const ServerOptions& options, const ProtocolFactory& factory, ServerWorker& worker,
+               tcp::socket socket)
+        : options_(options), factory_(factory), worker_(worker), socket_(std::move(socket)),
+          timer_(worker.io), send_timer_(worker.io), heap_(options.heap),
+          buffer_(new char[options.read_buffer]) {
+        context_ = px::Context{&heap_, worker.id, static_cast<Transport*>(this)};
+    }
+    ~Connection() override { release_segments(); }
+
+    void start();
+    void drain();   // the worker is stopping: close as soon as no cycle is in progress
+    void cut_off(); // the drain timeout passed: close now
+
+    const Peer& peer() const noexcept override { return peer_; }
+    px::Context& context() noexcept override { return context_; }
+    bool send(std::string_view bytes) override;
+    bool sendfile(int fd, std::uint64_t offset, std::uint64_t length) override;
+    void close() override { close_requested_ = true; }
+    void set_deadline(std::chrono::milliseconds after) override;
+    void count_request() noexcept override { bump(worker_.counters.requests); }
+    void count_error() noexcept override { bump(worker_.counters.errors); }
+
+private:
+    enum class State { reading, running, sending, lingering, closed };
+    struct Segment {
+        const char* data; // bytes in the context heap; nullptr for a file
+        int fd;           // a dup()ed file, or -1
+        std::uint64_t offset;
+        std::uint64_t size;
+    };
+
+    template <class Callback> void run_callback(Callback&& callback);
+    void flush();
+    void wait_writable();
+    void sent(); // the queue is empty: rewind, then read again or close
+    void read();
+    void on_read(const error_code& ec, std::size_t n);
+    void arm_timer(std::chrono::milliseconds after);
+    void on_timer();
+    void linger();
+    void finish(const error_code& ec);
+    void fail(const error_code& ec);
+    void release_segments() noexcept;
+
+    const ServerOptions& options_;
+    const ProtocolFactory& factory_;
+    ServerWorker& worker_;
+    tcp::socket socket_;
+    asio::steady_timer timer_;      // the protocol's deadline, then the linger time
+    asio::steady_timer send_timer_; // a send waiting for writability too long
+    px::Heap heap_;
+    px::Context context_{};
+    std::unique_ptr<char[]> buffer_;
+    std::unique_ptr<Protocol> protocol_;
+    Peer peer_;
+    State state_ = State::running;
+    px::Snapshot snapshot_{};
+    std::vector<Segment> segments_;
+    std::size_t next_segment_ = 0;
+    std::optional<std::chrono::milliseconds> pending_deadline_; // armed at the next read()
+    std::uint64_t timer_generation_ = 0; // a timer completion for an older arming is stale
+    std::uint64_t send_waits_ = 0;       // the same for send_timer_
+    bool deadline_passed_ = false;
+    bool close_requested_ = false;
+};
+
+// ---- Connection -------------------------------------------------------------------------
+
+void Connection::start() {
+    bump(worker_.counters.open);
+    bump(worker_.counters.total);
+    worker_.connections.insert(shared_from_this());
+    error_code ec;
+    tcp::endpoint remote = socket_.remote_endpoint(ec);
+    if (!ec) {
+        peer_.host = remote.address().to_string();
+        peer_.port = remote.port();
+    }
+    socket_.non_blocking(true, ec);
+    socket_.set_option(tcp::no_delay(true), ec);
+    run_callback([this] {
+        protocol_ = factory_();
+        protocol_->connection_made(*this);
+    });
+}
+
+// Runs one callback inside the context, between a snapshot and (once its output is sent)
+// the rewind. An exception closes the connection: a protocol cannot be trusted after one.
+template <class Callback> void Connection::run_callback(Callback&& callback) {
+    state_ = State::running;
+    snapshot_ = heap_.snapshot();
+    try {
+        px::ContextScope scope(context_);
+        callback();
+    } catch (...) {
+        count_error();
+        close_requested_ = true;
+    }
+    if (!protocol_)
+        close_requested_ = true;
+    state_ = State::sending;
+    flush();
+}
+
+bool Connection::send(std::string_view bytes) {
+    if (bytes.empty())
+        return true;
+    void* copy = heap_.alloc(bytes.size());
+    if (copy == nullptr) {
+        count_error();
+        close_requested_ = true;
+        return false;
+    }
+    std::memcpy(copy, bytes.data(), bytes.size());
+    segments_.push_back({static_cast<const char*>(copy), -1, 0, bytes.size()});
+    return true;
+}
+
+bool Connection::sendfile(int fd, std::uint64_t offset, std::uint64_t length) {
+    if (length == 0)
+        return true;
+    int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) {
+        count_error();
+        return false;
+    }
+    segments_.push_back({nullptr, copy, offset, length});
+    return true;
+}
+
+void Connection::flush() {
+    std::uint64_t written_now = 0;
+    while (next_segment_ < segments_.size()) {
+        if (state_ == State::closed)
+            return;
+        if (written_now >= kFlushQuantum) {
+            // Let the worker's other connections run between two slices of a long send.
+            asio::post(worker_.io, [self = shared_from_this()] {
+                if (self->state_ == State::sending)
+                    self->flush();
+            });
+            return;
+        }
+        int sock = socket_.native_handle();
+        Segment& s = segments_[next_segment_];
+        ssize_t n;
+        if (s.data != nullptr) {
+            iovec iov[kMaxIov];
+            std::size_t count = 0;
+            for (std::size_t i = next_segment_;
+                 i < segments_.size() && count < kMaxIov && segments_[i].data != nullptr; ++i)
+                iov[count++] = {const_cast<char*>(segments_[i].data), segments_[i].size};
+            msghdr msg{};
+            msg.msg_iov = iov;
+            msg.msg_iovlen = count;
+            n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+        } else {
+            off_t offset = static_cast<off_t>(s.offset);
+            n = ::sendfile(sock, s.fd, &offset, std::min(s.size, kSendfileChunk));
+            if (n == 0) { // the file ended before the range did
+                fail(error_code(EIO, boost::system::system_category()));
+                return;
+            }
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                wait_writable();
+                return;
+            }
+            fail(error_code(errno, boost::system::system_category()));
+            return;
+        }
+        auto done = static_cast<std::uint64_t>(n);
+        bump(worker_.counters.bytes_sent, done);
+        written_now += done;
+        while (done > 0) {
+            Segment& front = segments_[next_segment_];
+            std::uint64_t take = std::min(done, front.size);
+            front.size -= take;
+            front.offset += take;
+            if (front.data != nullptr)
+                front.data += take;
+            done -= take;
+            if (front.size == 0) {
+                if (front.fd >= 0)
+                    ::close(std::exchange(front.fd, -1));
+                ++next_segment_;
+            }
+        }
+    }
+    sent();
+}
+
+// The socket buffer is full: resume when it has room, unless the peer has not taken a byte
+// for send_timeout (a client that stopped reading would otherwise hold the connection).
+void Connection::wait_writable() {
+    std::uint64_t wait = ++send_waits_;
+    if (options_.send_timeout.count() > 0) {
+        send_timer_.expires_after(options_.send_timeout);
+        send_timer_.async_wait([self = shared_from_this(), wait](const error_code& ec) {
+            if (!ec && wait == self->send_waits_ && self->state_ == State::sending)
+                self->fail(asio::error::timed_out);
+        });
+    }
+    socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](const error_code& ec) {
+        ++self->send_waits_;
+        self->send_timer_.cancel();
+        if (self->state_ != State::sending)
+            return;
+        if (ec)
+            self->fail(ec);
+        else
+            self->flush();
+    });
+}
+
+void Connection::sent() {
+    release_segments();
+    segments_.clear();
+    next_segment_ = 0;
+    (void)heap_.rewind(snapshot_); // ours, open and innermost: cannot be refused
+    if (close_requested_ || worker_.stopping)
+        linger();
+    else
+        read();
+}
+
+void Connection::read() {
+    state_ = State::reading;
+    if (deadline_passed_) {
+        deadline_passed_ = false;
+        run_callback([this] { protocol_->timed_out(*this); });
+        return;
+    }
+    if (pending_deadline_) {
+        arm_timer(*pending_deadline_);
+        pending_deadline_.reset();
+    }
+    socket_.async_read_some(
+        asio::buffer(buffer_.get(), options_.read_buffer),
+        [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
+}
+
+void Connection::on_read(const error_code& ec, std::size_t n) {
+    if (state_ == State::closed)
+        return;
+    if (state_ == State::lingering) {
+        if (ec)
+            finish({});
+        else
+            linger();
+        return;
+    }
+    if (n > 0) {
+        run_callback([this, n] { protocol_->data_received(*this, {buffer_.get(), n}); });
+        return;
+    }
+    if (ec == asio::error::operation_aborted) {
+        if (worker_.stopping)
+            finish({});
+        else
+            read(); // runs timed_out() if the deadline passed, else keeps reading
+        return;
+    }
+    if (ec == asio::error::eof) {
+        finish({});
+        return;
+    }
+    fail(ec);
+}
+
+// A new deadline replaces the old one at once (even one that has passed but not yet been
+// reported); it starts counting at the next read().
+void Connection::set_deadline(std::chrono::milliseconds after) {
+    deadline_passed_ = false;
+    ++timer_generation_;
+    timer_.cancel();
+    pending_deadline_.reset();
+    if (after.count() > 0)
+        pending_deadline_ = after;
+}
+
+void Connection::arm_timer(std::chrono::milliseconds after) {
+    std::uint64_t generation = ++timer_generation_;
+    timer_.expires_after(after);
+    timer_.async_wait([self = shared_from_this(), generation](const error_code& ec) {
+        if (!ec && generation == self->timer_generation_)
+            self->on_timer();
+    });
+}
+
+void Connection::on_timer() {
+    switch (state_) {
+    case State::reading:
+        // Cancel the read; its handler sees the flag and runs timed_out().
+        deadline_passed_ = true;
+        {
+            error_code ignored;
+            socket_.cancel(ignored);
+        }
+        break;
+    case State::running:
+    case State::sending:
+        deadline_passed_ = true; // handled when the connection next waits for data
+        break;
+    case State::lingering:
+        finish({});
+        break;
+    case State::closed:
+        break;
+    }
+}
+
+// Shuts the write side and discards input until the peer closes or the linger time passes:
+// closing a socket with unread input makes the kernel send a reset, which can destroy a final
+// response (a 413, say) before the peer has read it.
+void Connection::linger() {
+    if (state_ != State::lingering) {
+        state_ = State::lingering;
+        error_code ignored;
+        socket_.shutdown(tcp::socket::shutdown_send, ignored);
+        arm_timer(options_.linger);
+    }
+    socket_.async_read_some(
+        asio::buffer(buffer_.get(), options_.read_buffer),
+        [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
+}
+
+void Connection::drain() {
+    if (state_ == State::reading) {
+        error_code ignored;
+        socket_.cancel(ignored); // on_read() sees the worker stopping and closes
+    }
+}
+
+void Connection::cut_off() { fail(asio::error::timed_out); }
+
+void Connection::fail(const error_code& ec) {
+    if (state_ == State::closed)
+        return;
+    count_error();
+    finish(ec);
+}
+
+void Connection::finish(const error_code& ec) {
+    if (state_ == State::closed)
+        return;
+    state_ = State::closed;
+    error_code ignored;
+    ++timer_generation_;
+    timer_.cancel();
+    ++send_waits_;
+    send_timer_.cancel();
+    socket_.close(ignored);
+    release_segments();
+    if (protocol_) {
+        px::Snapshot s = heap_.snapshot();
+        try {
+            px::ContextScope scope(context_);
+            protocol_->connection_lost(*this, to_std(ec));
+            protocol_.reset();
+        } catch (...) {
+            count_error();
+        }
+        (void)heap_.rewind(s);
+    }
+    protocol_.reset();
+    bump(worker_.counters.open, static_cast<std::uint64_t>(-1));
+    auto self = shared_from_this(); // keeps this alive past the erase
+    worker_.connections.erase(self);
+    if (worker_.stopping && worker_.connections.empty() && worker_.drain_timer)
+        worker_.drain_timer->cancel();
+}
+
+void Connection::release_segments() noexcept {
+    for (std::size_t i = next_segment_; i < segments_.size(); ++i)
+        if (segments_[i].fd >= 0)
+            ::close(std::exchange(segments_[i].fd, -1));
+}
+
+// ---- Server -----------------------------------------------------------------------------
+
+void Server::Impl::accept() {
+    ServerWorker& w = workers[next_worker];
+    if (++next_worker == count)
+        next_worker = 0;
+    acceptor.async_accept(w.io, [this, &w](const error_code& ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open())
+            return;
+        if (ec) {
+            // Out of descriptors or memory, or a connection reset before it was accepted:
+            // try again a little later rather than spinning.
+            bump(w.counters.errors);
+            accept_retry.expires_after(std::chrono::milliseconds(10));
+            accept_retry.async_wait([this](const error_code& timer_ec) {
+                if (!timer_ec && acceptor.is_open())
+                    accept();
+            });
+            return;
+        }
+        asio::post(w.io, [this, &w, socket = std::move(socket)]() mutable {
+            if (w.stopping)
+                return; // the socket closes as the lambda goes
+            std::make_shared<Connection>(options, factory, w, std::move(socket))->start();
+        });
+        accept();
+    });
+}
+
+void Server::Impl::drain(ServerWorker& w) {
+    w.stopping = true;
+    w.guard.reset();
+    std::vector<std::shared_ptr<Connection>> open(w.connections.begin(), w.connections.end());
+    for (auto& c : open)
+        c->drain();
+    if (w.connections.empty())
+        return;
+    w.drain_timer.emplace(w.io);
+    w.drain_timer->expires_after(options.drain_timeout);
+    w.drain_timer->async_wait([&w](const error_code& ec) {
+        if (ec)
+            return;
+        std::vector<std::shared_ptr<Connection>> left(w.connections.begin(), w.connections.end());
+        for (auto& c : left)
+            c->cut_off();
+    });
+}
+
+Server::Server(ServerOptions options, ProtocolFactory factory) : impl_(std::make_unique<Impl>()) {
+    Impl& s = *impl_;
+    s.options = std::move(options);
+    s.factory = std::move(factory);
+    if (!s.factory)
+        throw std::invalid_argument("px::runtime::Server: no protocol factory");
+    if (s.options.read_buffer == 0)
+        s.options.read_buffer = 16u << 10;
+    s.count = s.options.workers != 0 ? s.options.workers : cpu_count();
+    s.workers.reset(new ServerWorker[s.count]);
+    for (unsigned i = 0; i < s.count; ++i)
+        s.workers[i].id = i + 1;
+
+    // Asio's own errors carry boost::system codes; the contract promises std::system_error.
+    error_code ec;
+    auto check = [&ec](const char* what) {
+        if (ec)
+            throw std::system_error(ec.value(), std::system_category(),
+                                    std::string("px::runtime::Server: ") + what);
+    };
+    asio::ip::address address = asio::ip::make_address(s.options.host, ec);
+    check("bad host address");
+    tcp::endpoint endpoint(address, s.options.port);
+    s.acceptor.open(endpoint.protocol(), ec);
+    check("socket");
+    s.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    check("SO_REUSEADDR");
+    s.acceptor.bind(endpoint, ec);
+    check("bind");
+    s.acceptor.listen(s.options.backlog, ec);
+    check("listen");
+    s.port = s.acceptor.local_endpoint(ec).port();
+    check("getsockname");
+}
+
+Server::~Server() {
+    stop();
+    std::unique_lock lock(impl_->mutex);
+    impl_->finished_cv.wait(lock, [&] { return !impl_->running; });
+}
+
+std::uint16_t Server::port() const noexcept { return impl_->port; }
+
+unsigned Server::workers() const noexcept { return impl_->count; }
+
+void Server::run() {
+    Impl& s = *impl_;
+    {
+        std::lock_guard lock(s.mutex);
+        if (s.stop_requested || s.running)
+            return;
+        s.running = true;
+    }
+    try {
+        BlockSignals blocked;
+        for (unsigned i = 0; i < s.count; ++i) {
+            ServerWorker& w = s.workers[i];
+            w.guard.emplace(w.io.get_executor());
+            w.thread = std::thread([&w] {
+                for (;;) {
+                    try {
+                        w.io.run();
+                        return;
+                    } catch (...) {
+                        bump(w.counters.errors); // a handler threw; keep serving
+                    }
+                }
+            });
+        }
+    } catch (...) {
+        stop(); // a thread could not start: the ones that did drain and end
+    }
+    s.accept();
+    for (;;) {
+        try {
+            s.accept_io.run();
+            break;
+        } catch (...) {
+            bump(s.workers[0].counters.errors);
+        }
+    }
+    for (unsigned i = 0; i < s.count; ++i)
+        if (s.workers[i].thread.joinable())
+            s.workers[i].thread.join();
+    for (unsigned i = 0; i < s.count; ++i) {
+        // A socket the acceptor posted after the worker's loop ran out of work is still
+        // queued: run it now (the worker is stopping, so it is just closed).
+        s.workers[i].io.restart();
+        s.workers[i].io.poll();
+        s.workers[i].connections.clear(); // normally empty already
+    }
+    {
+        std::lock_guard lock(s.mutex);
+        s.running = false;
+    }
+    s.finished_cv.notify_all();
+}
+
+void Server::stop() noexcept {
+    Impl& s = *impl_;
+    std::lock_guard lock(s.mutex);
+    if (s.stop_requested)
+        return;
+    s.stop_requested = true;
+    if (!s.running)
+        return;
+    try {
+        asio::post(s.accept_io, [&s] {
+            error_code ignored;
+            s.acceptor.close(ignored);
+            s.accept_retry.cancel();
+        });
+        for (unsigned i = 0; i < s.count; ++i) {
+            ServerWorker& w = s.workers[i];
+            asio::post(w.io, [&s, &w] { s.drain(w); });
+        }
+    } catch (...) {
+        // Out of memory while posting: nothing better to do than leave the server running.
+    }
+}
+
+ServerStats Server::stats() const {
+    ServerStats total;
+    total.workers.resize(impl_->count);
+    for (unsigned i = 0; i < impl_->count; ++i) {
+        const Counters& c = impl_->workers[i].counters;
+        ServerCounters& w = total.workers[i];
+        w.open = read(c.open);
+        w.total = read(c.total);
+        w.requests = read(c.requests);
+        w.bytes_sent = read(c.bytes_sent);
+        w.errors = read(c.errors);
+        total.open += w.open;
+        total.total += w.total;
+        total.requests += w.requests;
+        total.bytes_sent += w.bytes_sent;
+        total.errors += w.errors;
+    }
+    return total;
+}
+
+} // namespace px::runtime

@@ -1,0 +1,352 @@
+// The socket server with raw C++ protocols: the connection cycle, the transport, the context
+// and heap rewinds, stopping and the counters.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <future>
+#include <memory>
+#include <string>
+
+#include "px/runtime.h"
+#include "server_support.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using px::runtime::Protocol;
+using px::runtime::ProtocolFactory;
+using px::runtime::Server;
+using px::runtime::ServerOptions;
+using px::runtime::Transport;
+using pxtest::Client;
+using pxtest::RunningServer;
+
+struct EchoEvents {
+    std::atomic<int> made{0};
+    std::atomic<int> lost{0};
+    std::promise<std::error_code> lost_code;
+};
+
+// Greets, echoes with a prefix, and answers a few commands.
+class Echo final : public Protocol {
+public:
+    explicit Echo(EchoEvents& events) : events_(events) {}
+    void connection_made(Transport& t) override {
+        events_.made.fetch_add(1);
+        t.send("hello\r\n");
+    }
+    void data_received(Transport& t, std::string_view data) override {
+        if (data == "peer") {
+            t.send(t.peer().host + ":" + std::to_string(t.peer().port));
+        } else if (data == "bye") {
+            t.send("bye\n");
+            t.close();
+        } else if (data == "context") {
+            // Inside the connection's context, whose heap is the one the cycle rewinds.
+            bool inside = px::current_context() == &t.context() && px::in_parallel_context() &&
+                          t.context().heap != nullptr;
+            t.send(inside ? "inside" : "outside");
+        } else {
+            t.send("You said: ");
+            t.send(data);
+        }
+    }
+    void connection_lost(Transport&, std::error_code ec) override {
+        if (events_.lost.fetch_add(1) == 0)
+            events_.lost_code.set_value(ec);
+    }
+
+private:
+    EchoEvents& events_;
+};
+
+ProtocolFactory echo_factory(EchoEvents& events) {
+    return [&events] { return std::make_unique<Echo>(events); };
+}
+
+ServerOptions options(unsigned workers = 2) {
+    ServerOptions o;
+    o.workers = workers;
+    return o;
+}
+
+// An Echo server on two workers, and clients that have read its greeting.
+class EchoTest : public ::testing::Test {
+protected:
+    std::unique_ptr<Client> greeted() {
+        auto c = std::make_unique<Client>(server_.port());
+        EXPECT_EQ(c->read(7), "hello\r\n");
+        return c;
+    }
+
+    EchoEvents events_;
+    RunningServer server_{options(), echo_factory(events_)};
+};
+
+TEST(Server, BindsAnEphemeralPortAndReportsIt) {
+    EchoEvents events;
+    Server server(options(), echo_factory(events));
+    EXPECT_NE(server.port(), 0);
+    EXPECT_EQ(server.workers(), 2u);
+}
+
+TEST(Server, DefaultWorkerCountIsTheCpuCount) {
+    EchoEvents events;
+    Server server(ServerOptions{}, echo_factory(events));
+    EXPECT_EQ(server.workers(), px::runtime::cpu_count());
+}
+
+TEST(Server, StopBeforeRunMakesRunReturnAtOnce) {
+    EchoEvents events;
+    Server server(options(), echo_factory(events));
+    server.stop();
+    auto t0 = std::chrono::steady_clock::now();
+    server.run();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+}
+
+TEST(Server, BindingAPortInUseThrows) {
+    EchoEvents events;
+    Server first(options(), echo_factory(events));
+    ServerOptions o = options();
+    o.port = first.port();
+    // SO_REUSEADDR does not allow two listeners on one port.
+    EXPECT_THROW(Server(o, echo_factory(events)), std::system_error);
+}
+
+TEST_F(EchoTest, GreetsEchoesAndReportsTheLoss) {
+    auto c = greeted();
+    ASSERT_TRUE(c->send("abc"));
+    EXPECT_EQ(c->read(13), "You said: abc");
+    c->close();
+    auto lost = events_.lost_code.get_future();
+    ASSERT_EQ(lost.wait_for(5s), std::future_status::ready);
+    EXPECT_FALSE(lost.get()) << "a clean end of stream is not an error";
+    EXPECT_EQ(events_.made.load(), 1);
+    EXPECT_EQ(events_.lost.load(), 1);
+}
+
+TEST_F(EchoTest, PeerIsTheClientsAddress) {
+    auto c = greeted();
+    ASSERT_TRUE(c->send("peer"));
+    std::string expected = "127.0.0.1:" + std::to_string(c->local_port());
+    EXPECT_EQ(c->read(expected.size()), expected);
+}
+
+TEST_F(EchoTest, CallbacksRunInsideTheConnectionsContext) {
+    auto c = greeted();
+    ASSERT_TRUE(c->send("context"));
+    EXPECT_EQ(c->read(6), "inside");
+}
+
+TEST_F(EchoTest, CloseSendsWhatIsQueuedThenEndsTheStream) {
+    auto c = greeted();
+    ASSERT_TRUE(c->send("bye"));
+    EXPECT_EQ(c->read(4), "bye\n");
+    EXPECT_TRUE(c->at_eof());
+}
+
+// Sends a file range with sendfile(2): "<offset> <length>" selects it.
+class FileSender final : public Protocol {
+public:
+    explicit FileSender(int fd) : fd_(fd) {}
+    void data_received(Transport& t, std::string_view data) override {
+        std::string text(data);
+        unsigned long long offset = 0, length = 0;
+        std::sscanf(text.c_str(), "%llu %llu", &offset, &length);
+        t.send("[");
+        t.sendfile(fd_, offset, length);
+        t.send("]");
+    }
+
+private:
+    int fd_;
+};
+
+TEST(Server, SendfileSendsTheExactFileRangeBetweenOtherBytes) {
+    char path[] = "/tmp/px_sendfile_XXXXXX";
+    int fd = ::mkstemp(path);
+    ASSERT_GE(fd, 0);
+    std::string content;
+    for (int i = 0; i < 300000; ++i)
+        content += static_cast<char>('a' + (i * 7 + i / 26) % 26);
+    ASSERT_EQ(::write(fd, content.data(), content.size()), ssize_t(content.size()));
+    {
+        RunningServer server(options(), [fd] { return std::make_unique<FileSender>(fd); });
+        Client c(server.port());
+        ASSERT_TRUE(c.send("1000 250000"));
+        EXPECT_EQ(c.read(250002), "[" + content.substr(1000, 250000) + "]");
+        ASSERT_TRUE(c.send("7 3"));
+        EXPECT_EQ(c.read(5), "[" + content.substr(7, 3) + "]");
+    }
+    ::close(fd);
+    ::unlink(path);
+}
+
+// Reports the heap's bytes at the start of each callback, then allocates and sends a lot.
+class HeapProbe final : public Protocol {
+public:
+    void data_received(Transport& t, std::string_view) override {
+        px::Heap& heap = *t.context().heap;
+        px::HeapStats at_entry = heap.stats();
+        for (int i = 0; i < 64; ++i)
+            static_cast<char*>(heap.alloc(1000))[0] = 1;
+        std::string report = std::to_string(at_entry.bytes_held) + " " +
+                             std::to_string(heap.stats().bytes_held) + " " +
+                             std::to_string(at_entry.depth) + "\n";
+        t.send(std::string(100000, 'x')); // copied into the heap too
+        t.send(report);
+    }
+};
+
+TEST(Server, HeapIsRewoundToTheSnapshotAfterEachSend) {
+    RunningServer server(options(), [] { return std::make_unique<HeapProbe>(); });
+    Client c(server.port());
+    std::string first_entry;
+    for (int round = 0; round < 4; ++round) {
+        ASSERT_TRUE(c.send("go"));
+        std::string bulk = c.read(100000);
+        ASSERT_EQ(bulk.size(), 100000u);
+        std::string report;
+        while (report.empty() || report.back() != '\n') {
+            std::string byte = c.read(1);
+            ASSERT_EQ(byte.size(), 1u);
+            report += byte;
+        }
+        unsigned long long entry = 0, after = 0, depth = 0;
+        ASSERT_EQ(std::sscanf(report.c_str(), "%llu %llu %llu", &entry, &after, &depth), 3);
+        EXPECT_GE(after, entry + 64000) << "the allocations count";
+        EXPECT_EQ(depth, 1u) << "exactly one snapshot open during a callback";
+        if (round == 0) {
+            first_entry = std::to_string(entry);
+        } else {
+            EXPECT_EQ(std::to_string(entry), first_entry) << "round " << round;
+        }
+    }
+}
+
+// Blocks in data_received until released: a slow callback.
+struct Gate {
+    std::promise<void> entered;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+};
+
+class Slow final : public Protocol {
+public:
+    explicit Slow(Gate& gate) : gate_(gate) {}
+    void data_received(Transport& t, std::string_view data) override {
+        if (data == "slow") {
+            gate_.entered.set_value();
+            gate_.released.wait();
+        }
+        t.send(data);
+    }
+
+private:
+    Gate& gate_;
+};
+
+TEST(Server, SlowCallbackDoesNotDelayAConnectionOnAnotherWorker) {
+    Gate gate;
+    RunningServer server(options(2), [&gate] { return std::make_unique<Slow>(gate); });
+    Client slow(server.port());
+    ASSERT_TRUE(slow.send("slow"));
+    ASSERT_EQ(gate.entered.get_future().wait_for(5s), std::future_status::ready);
+    // Round-robin: the next connection goes to the other worker and is served at once.
+    Client fast(server.port(), 3000ms);
+    auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(fast.send("fast"));
+    EXPECT_EQ(fast.read(4), "fast");
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+    gate.release.set_value();
+    EXPECT_EQ(slow.read(4), "slow");
+}
+
+TEST(Server, StopLetsARunningCallbackFinishAndSendsItsOutput) {
+    Gate gate;
+    RunningServer server(options(2), [&gate] { return std::make_unique<Slow>(gate); });
+    Client c(server.port());
+    ASSERT_TRUE(c.send("slow"));
+    ASSERT_EQ(gate.entered.get_future().wait_for(5s), std::future_status::ready);
+    std::thread stopper([&] { server.stop(); });
+    gate.release.set_value();
+    EXPECT_EQ(c.read(4), "slow");
+    EXPECT_TRUE(c.at_eof());
+    stopper.join();
+}
+
+TEST(Server, StopClosesIdleConnectionsAndRunReturns) {
+    EchoEvents events;
+    auto server = std::make_unique<RunningServer>(options(2), echo_factory(events));
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < 6; ++i) {
+        clients.push_back(std::make_unique<Client>(server->port()));
+        EXPECT_EQ(clients.back()->read(7), "hello\r\n");
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    server->stop();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+    for (auto& c : clients)
+        EXPECT_TRUE(c->at_eof());
+    EXPECT_EQ(events.lost.load(), 6);
+    EXPECT_EQ((*server)->stats().open, 0u);
+    Client late(server->port(), 1000ms);
+    EXPECT_FALSE(late.connected() && late.send("x") && late.read(7) == "hello\r\n");
+}
+
+// Queues a lot on any input.
+class Flood final : public Protocol {
+public:
+    void data_received(Transport& t, std::string_view) override {
+        t.send(std::string(32u << 20, 'f'));
+    }
+};
+
+TEST(Server, PeerThatStopsReadingIsCutOffAfterTheSendTimeout) {
+    ServerOptions o = options(2);
+    o.send_timeout = 300ms;
+    RunningServer server(o, [] { return std::make_unique<Flood>(); });
+    Client c(server.port());
+    int small = 4096;
+    ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    ASSERT_TRUE(c.send("go"));
+    ASSERT_TRUE(pxtest::eventually([&] { return server->stats().total == 1; }));
+    EXPECT_TRUE(pxtest::eventually([&] { return server->stats().open == 0; }, 10000ms));
+    EXPECT_EQ(server->stats().errors, 1u);
+    EXPECT_LT(server->stats().bytes_sent, 32u << 20);
+}
+
+TEST(Server, StatsCountConnectionsBytesAndWorkers) {
+    EchoEvents events;
+    RunningServer server(options(2), echo_factory(events));
+    {
+        Client a(server.port());
+        Client b(server.port());
+        EXPECT_EQ(a.read(7), "hello\r\n");
+        EXPECT_EQ(b.read(7), "hello\r\n");
+        ASSERT_TRUE(a.send("12345"));
+        EXPECT_EQ(a.read(15), "You said: 12345");
+        auto s = server->stats();
+        EXPECT_EQ(s.open, 2u);
+        EXPECT_EQ(s.total, 2u);
+        ASSERT_EQ(s.workers.size(), 2u);
+        EXPECT_EQ(s.workers[0].total, 1u) << "round-robin";
+        EXPECT_EQ(s.workers[1].total, 1u) << "round-robin";
+        // The counter moves just after the bytes leave, so the client may be a little ahead.
+        EXPECT_TRUE(pxtest::eventually(
+            [&] { return server->stats().bytes_sent == a.received() + b.received(); }));
+        EXPECT_EQ(a.received() + b.received(), 7u + 7u + 15u);
+    }
+    EXPECT_TRUE(pxtest::eventually([&] { return server->stats().open == 0; }));
+    auto s = server->stats();
+    EXPECT_EQ(s.total, 2u);
+    EXPECT_EQ(s.errors, 0u);
+    EXPECT_EQ(s.requests, 0u) << "only a protocol counts requests";
+}
+
+} // namespace
