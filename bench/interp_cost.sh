@@ -12,7 +12,8 @@
 # Without arguments, PY_WITHOUT is `interp/build.sh baseline` (the same source and flags,
 # no pxkit patch or library) and PY_WITH is `interp/build.sh release` (built if needed).
 # Environment: PX_COST_WORKLOADS="richards nbody ..." runs only those; PX_COST_LIMIT and
-# PX_COST_GOAL override 1.03 and 1.02; PX_JOBS (default: nproc) callgrind runs at a time.
+# PX_COST_GOAL override 1.03 and 1.02; PX_JOBS (default: nproc) callgrind runs at a time;
+# PX_COST_LAYOUTS (default 3) address layouts per run, the median taken (see _run.py).
 # Needs valgrind (Debian package). Counts do not depend on the machine's load.
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,6 +22,7 @@ WORKLOAD_DIR="$BENCH_DIR/interp_workloads"
 LIMIT="${PX_COST_LIMIT:-1.03}"
 GOAL="${PX_COST_GOAL:-1.02}"
 JOBS="${PX_JOBS:-$(nproc)}"
+LAYOUTS="${PX_COST_LAYOUTS:-3}"
 
 # Workload and size: each run takes a few seconds under callgrind (about 50x native).
 WORKLOADS=(
@@ -65,10 +67,10 @@ trap 'rm -rf "$work"' EXIT
 # counts move by up to 0.4%, a fifth of the goal; with the seed they repeat exactly. The
 # context heap's 64 GiB reservation is more than Valgrind maps, hence PX_REGION_GIB=1.
 count() {
-    local side="$1" name="$2" size="$3" py log="$work/$1-$2-$3"
+    local side="$1" name="$2" size="$3" layout="$4" py log="$work/$1-$2-$3-$4"
     py="$without"
     [[ "$side" == without ]] || py="$with"
-    if env -i PYTHONHASHSEED=0 PX_REGION_GIB=1 "$VALGRIND" --tool=callgrind \
+    if env -i PYTHONHASHSEED=0 PX_REGION_GIB=1 PX_COST_LAYOUT="$layout" "$VALGRIND" --tool=callgrind \
         --callgrind-out-file=/dev/null "$py" -S "$WORKLOAD_DIR/_run.py" "$name" "$size" \
         >"$log.log" 2>&1; then
         sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$log.log" >"$log"
@@ -80,8 +82,10 @@ for entry in "${WORKLOADS[@]}"; do
     [[ -f "$WORKLOAD_DIR/$name.py" ]] || die "no workload $WORKLOAD_DIR/$name.py"
     for side in without with; do
         for n in "$size" 0; do
-            while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done
-            count "$side" "$name" "$n" &
+            for ((layout = 0; layout < LAYOUTS; layout++)); do
+                while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done
+                count "$side" "$name" "$n" "$layout" &
+            done
         done
     done
 done
@@ -91,23 +95,31 @@ for entry in "${WORKLOADS[@]}"; do
     read -r name size <<<"$entry"
     for side in without with; do
         for n in "$size" 0; do
-            if [[ ! -s "$work/$side-$name-$n" ]]; then
-                tail -n 20 "$work/$side-$name-$n.log" >&2
-                die "$name $n failed under the interpreter $side pxkit"
-            fi
+            for ((layout = 0; layout < LAYOUTS; layout++)); do
+                if [[ ! -s "$work/$side-$name-$n-$layout" ]]; then
+                    tail -n 20 "$work/$side-$name-$n-$layout.log" >&2
+                    die "$name $n (layout $layout) failed under the interpreter $side pxkit"
+                fi
+            done
         done
     done
 done
-result() { cat "$work/$1-$2-$3"; } # side name size: that run's instruction count
+# side name size: the work's instructions (size N minus size 0), median over the layouts
+work_count() {
+    local layout
+    for ((layout = 0; layout < LAYOUTS; layout++)); do
+        echo $(($(cat "$work/$1-$2-$3-$layout") - $(cat "$work/$1-$2-0-$layout")))
+    done | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
 
 printf 'without: %s\nwith:    %s\n' "$without" "$with"
-printf 'instructions of the work alone (size N minus size 0), millions\n\n'
+printf 'instructions of the work alone (size N minus size 0, median of %s layouts), millions\n\n' "$LAYOUTS"
 printf '%-16s %7s %12s %12s %8s\n' benchmark size without with ratio
 ratios=()
 for entry in "${WORKLOADS[@]}"; do
     read -r name size <<<"$entry"
-    base=$(($(result without "$name" "$size") - $(result without "$name" 0)))
-    px=$(($(result with "$name" "$size") - $(result with "$name" 0)))
+    base="$(work_count without "$name" "$size")"
+    px="$(work_count with "$name" "$size")"
     ratio="$(awk -v a="$px" -v b="$base" 'BEGIN { printf "%.4f", a / b }')"
     ratios+=("$ratio")
     awk -v n="$name" -v s="$size" -v a="$base" -v b="$px" -v r="$ratio" \
