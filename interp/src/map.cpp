@@ -28,6 +28,7 @@ namespace px::interp {
 namespace {
 
 PyInterpreterState* g_interp = nullptr;
+PyObject* g_traceback_module = nullptr; // imported by the main thread before the first run
 std::unique_ptr<runtime::WorkerPool> g_pool;
 std::mutex g_workers_mutex;
 std::vector<runtime::Worker*> g_workers; // the pool's workers, for heap_stats()
@@ -95,21 +96,46 @@ void clear_thread_state(PyThreadState* ts) {
     Py_CLEAR(ts->async_gen_finalizer);
 }
 
-// What a worker hands to the main thread for one item.
+// What a worker hands to the main thread for one item: the result, or what the main thread
+// needs to rebuild the exception. Everything here is context-owned.
 struct Outcome {
-    PyObject* result = nullptr; // context-owned
-    PyObject* type = nullptr;   // the exception, when result is null (context-owned)
-    PyObject* value = nullptr;
-    PyObject* traceback = nullptr;
+    PyObject* result = nullptr;
+    PyObject* type = nullptr;     // the exception's type (main-owned unless the callback made it)
+    PyObject* args = nullptr;     // arguments that rebuild it (a tuple), or null
+    PyObject* attrs = nullptr;    // the instance's __dict__, or null
+    PyObject* text = nullptr;     // "traceback in parallel worker N:\n..." or null
+    PyObject* fallback = nullptr; // "TypeName: message", for when it cannot be rebuilt
 };
 
-// One map call's shared state. Only the main thread touches results and error.
+// The first failure, on the main heap, waiting for the run to end: the exception is built
+// only then, because building it runs Python (the type's __init__, add_note), and the main
+// thread runs no Python while workers do (it would quicken code and tag types they read).
+struct PendingError {
+    std::size_t index = 0;
+    PyObject* type = nullptr; // main-owned, or null when the callback's own class raised
+    PyObject* args = nullptr;
+    PyObject* attrs = nullptr; // a main dict
+    PyObject* text = nullptr;
+    PyObject* fallback = nullptr;
+    PyObject* error = nullptr; // an exception already built (a failed clone of a result)
+
+    void clear() {
+        Py_CLEAR(type);
+        Py_CLEAR(args);
+        Py_CLEAR(attrs);
+        Py_CLEAR(text);
+        Py_CLEAR(fallback);
+        Py_CLEAR(error);
+    }
+};
+
+// One map call's shared state. Only the main thread touches results and failure.
 struct MapState {
     PyObject* func = nullptr;
     PyObject* items = nullptr; // a main-owned list
     std::vector<PyObject*> results;
-    PyObject* error = nullptr; // the exception to raise on the main heap (first one wins)
-    std::size_t error_index = 0;
+    bool failed = false;
+    PendingError failure; // the earliest item's failure wins
 };
 
 // OSError keeps filename and filename2 outside args; (errno, strerror, filename, None,
@@ -127,108 +153,145 @@ PyObject* os_error_args(PyObject* value) {
     return PyTuple_Pack(5, e->myerrno, e->strerror, e->filename, Py_None, e->filename2);
 }
 
-// Attributes a callback set on its exception (e.g. `err.code = 3`) cross too, when clonable.
-void copy_instance_attributes(PyObject* from, PyObject* to) {
-    PyObject** dict_ptr = _PyObject_GetDictPtr(from);
-    if (dict_ptr == nullptr || *dict_ptr == nullptr || !PyDict_Check(*dict_ptr))
+// Worker thread, in the context: what the main thread needs to rebuild the pending
+// exception, computed here, where running Python is allowed.
+void describe_exception(Outcome& out, unsigned worker) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    // Normalised here, in the context: normalising on the main thread would make a
+    // main-owned exception that refers to this heap and outlives it.
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value == nullptr) {
+        Py_XDECREF(type);
+        Py_XDECREF(tb);
         return;
-    CloneOptions options;
-    options.clone_error = error_types().clone_error;
-    Py_ssize_t pos = 0;
-    PyObject *key, *v;
-    while (PyDict_Next(*dict_ptr, &pos, &key, &v)) {
-        if (!PyUnicode_Check(key) || PyUnicode_CompareWithASCIIString(key, "__notes__") == 0)
-            continue;
-        PyObject* copy = clone(v, options);
-        if (copy == nullptr || PyObject_SetAttr(to, key, copy) < 0)
-            PyErr_Clear();
-        Py_XDECREF(copy);
     }
-}
+    if (tb != nullptr)
+        PyException_SetTraceback(value, tb);
+    out.type = type;
 
-// Main thread: the worker's exception (context-owned) as a main-owned exception of the same
-// type and arguments, with the worker's traceback text as a note.
-PyObject* exception_to_main(Outcome& out, unsigned worker) {
-    PyErr_NormalizeException(&out.type, &out.value, &out.traceback);
-    if (out.value == nullptr)
-        return PyObject_CallNoArgs(PyExc_SystemError);
-    if (out.traceback != nullptr)
-        PyException_SetTraceback(out.value, out.traceback);
-
-    // The traceback text, formatted here with the traceback module (its linecache is main's).
-    PyObject* text = nullptr;
-    if (PyObject* tb_module = PyImport_ImportModule("traceback")) {
-        PyObject* lines = PyObject_CallMethod(tb_module, "format_exception", "OOO", out.type,
-                                              out.value, out.traceback ? out.traceback : Py_None);
-        Py_DECREF(tb_module);
+    // The traceback text, with the traceback module the main thread imported (an import
+    // here would write the main thread's import state; its linecache is main's, patch 0012).
+    if (g_traceback_module != nullptr) {
+        PyObject* lines = PyObject_CallMethod(g_traceback_module, "format_exception", "OOO", type,
+                                              value, tb ? tb : Py_None);
         if (lines != nullptr) {
             PyObject* empty = PyUnicode_FromString("");
             PyObject* joined = empty ? PyUnicode_Join(empty, lines) : nullptr;
             Py_XDECREF(empty);
             Py_DECREF(lines);
             if (joined != nullptr) {
-                text = PyUnicode_FromFormat("traceback in parallel worker %u:\n%U", worker, joined);
+                out.text =
+                    PyUnicode_FromFormat("traceback in parallel worker %u:\n%U", worker, joined);
                 Py_DECREF(joined);
             }
         }
     }
     PyErr_Clear();
 
-    // Same type and arguments when both can live on the main heap; otherwise a RuntimeError
-    // that says what was raised.
-    PyObject* exc = nullptr;
-    auto* type = reinterpret_cast<PyTypeObject*>(out.type);
-    if (!is_context_memory(type)) {
-        CloneOptions options;
-        options.clone_error = error_types().clone_error;
-        options.root = "exception.args";
-        PyObject* args = os_error_args(out.value);
-        if (args == nullptr && !PyErr_Occurred())
-            args = PyObject_GetAttrString(out.value, "args");
-        PyObject* main_args = args ? clone(args, options) : nullptr;
-        Py_XDECREF(args);
-        if (main_args != nullptr && PyTuple_Check(main_args)) {
-            exc = PyObject_Call(out.type, main_args, nullptr);
-            if (exc != nullptr && !PyExceptionInstance_Check(exc))
-                Py_CLEAR(exc);
+    out.args = os_error_args(value);
+    if (out.args == nullptr && !PyErr_Occurred())
+        out.args = PyObject_GetAttrString(value, "args");
+    if (out.args != nullptr && !PyTuple_Check(out.args))
+        Py_CLEAR(out.args);
+    PyErr_Clear();
+
+    if (PyObject** dict_ptr = _PyObject_GetDictPtr(value); dict_ptr && *dict_ptr)
+        out.attrs = Py_NewRef(*dict_ptr);
+
+    PyObject* message = PyObject_Str(value);
+    if (message == nullptr) {
+        PyErr_Clear();
+        message = PyUnicode_FromString("<str() failed>");
+    }
+    if (message != nullptr) {
+        out.fallback = PyUnicode_FromFormat("%s: %U", Py_TYPE(value)->tp_name, message);
+        Py_DECREF(message);
+    }
+    PyErr_Clear();
+    Py_DECREF(value);
+    Py_XDECREF(tb);
+}
+
+// Main thread, while workers run: clones only (C code, no Python), of the context's
+// description onto the main heap. Attributes that cannot be cloned are left out.
+void take_failure(PendingError& f, Outcome& out) {
+    CloneOptions options;
+    options.clone_error = error_types().clone_error;
+    auto copy = [&](PyObject* obj, const char* root) -> PyObject* {
+        if (obj == nullptr)
+            return nullptr;
+        options.root = root;
+        PyObject* c = clone(obj, options);
+        if (c == nullptr)
+            PyErr_Clear();
+        return c;
+    };
+    if (out.type != nullptr && !is_context_memory(out.type))
+        f.type = Py_NewRef(out.type);
+    f.args = copy(out.args, "exception.args");
+    f.text = copy(out.text, "traceback");
+    f.fallback = copy(out.fallback, "message");
+    if (out.attrs != nullptr && PyDict_Check(out.attrs) && (f.attrs = PyDict_New()) != nullptr) {
+        Py_ssize_t pos = 0;
+        PyObject *key, *v;
+        while (PyDict_Next(out.attrs, &pos, &key, &v)) {
+            if (!PyUnicode_Check(key) || PyUnicode_CompareWithASCIIString(key, "__notes__") == 0)
+                continue;
+            PyObject* k = copy(key, "exception attribute");
+            PyObject* c = k ? copy(v, "exception attribute") : nullptr;
+            if (c != nullptr && PyDict_SetItem(f.attrs, k, c) < 0)
+                PyErr_Clear();
+            Py_XDECREF(k);
+            Py_XDECREF(c);
         }
-        Py_XDECREF(main_args);
+    }
+    PyErr_Clear();
+}
+
+// Main thread, after the run: the exception of the same type and arguments when both live
+// on the main heap, with the attributes and the worker's traceback as a note; otherwise a
+// RuntimeError that says what was raised.
+PyObject* build_exception(PendingError& f) {
+    if (f.error != nullptr)
+        return Py_NewRef(f.error);
+    PyObject* exc = nullptr;
+    if (f.type != nullptr && f.args != nullptr) {
+        exc = PyObject_Call(f.type, f.args, nullptr);
+        if (exc != nullptr && !PyExceptionInstance_Check(exc))
+            Py_CLEAR(exc);
         PyErr_Clear();
     }
     if (exc == nullptr) {
-        PyObject* message = PyObject_Str(out.value);
-        if (message == nullptr) {
-            PyErr_Clear();
-            message = PyUnicode_FromString("<str() failed>");
-        }
-        if (message != nullptr) {
-            PyObject* formatted = PyUnicode_FromFormat("%s: %U", type->tp_name, message);
-            Py_DECREF(message);
-            exc = formatted ? PyObject_CallOneArg(PyExc_RuntimeError, formatted) : nullptr;
-            Py_XDECREF(formatted);
-        }
+        PyObject* message =
+            f.fallback ? Py_NewRef(f.fallback) : PyUnicode_FromString("<an exception>");
+        exc = message ? PyObject_CallOneArg(PyExc_RuntimeError, message) : nullptr;
+        Py_XDECREF(message);
+    } else if (f.attrs != nullptr) {
+        Py_ssize_t pos = 0;
+        PyObject *key, *v;
+        while (PyDict_Next(f.attrs, &pos, &key, &v))
+            if (PyObject_SetAttr(exc, key, v) < 0)
+                PyErr_Clear();
     }
-    if (exc != nullptr)
-        copy_instance_attributes(out.value, exc);
-    if (exc != nullptr && text != nullptr) {
-        PyObject* r = PyObject_CallMethod(exc, "add_note", "O", text);
+    if (exc != nullptr && f.text != nullptr) {
+        PyObject* r = PyObject_CallMethod(exc, "add_note", "O", f.text);
         if (r == nullptr)
             PyErr_Clear();
         Py_XDECREF(r);
     }
-    Py_XDECREF(text);
     if (exc == nullptr && !PyErr_Occurred())
         PyErr_SetString(PyExc_SystemError, "pxkit: could not rebuild a worker's exception");
     return exc;
 }
 
 // Main thread, from call_on_main: the item's outcome onto the main heap.
-void receive(MapState& state, std::size_t index, Outcome& out, unsigned worker,
-             runtime::WorkerPool& pool) {
+void receive(MapState& state, std::size_t index, Outcome& out, runtime::WorkerPool& pool) {
     MainHeapTurn turn;
-    if (state.error != nullptr && index > state.error_index)
+    if (state.failed && index > state.failure.index)
         return; // a failure earlier in the input wins; this one is dropped
-    PyObject* exc = nullptr;
+    PendingError f;
+    f.index = index;
     if (out.result != nullptr) {
         CloneOptions options;
         options.clone_error = error_types().clone_error;
@@ -237,10 +300,7 @@ void receive(MapState& state, std::size_t index, Outcome& out, unsigned worker,
             state.results[index] = copy;
             return;
         }
-    } else {
-        exc = exception_to_main(out, worker);
-    }
-    if (exc == nullptr) { // the clone failed, or rebuilding the exception did
+        // The clone failed: its CloneError (built by C code) is the failure.
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
         PyErr_NormalizeException(&type, &value, &tb);
@@ -248,15 +308,14 @@ void receive(MapState& state, std::size_t index, Outcome& out, unsigned worker,
             PyException_SetTraceback(value, tb);
         Py_XDECREF(type);
         Py_XDECREF(tb);
-        exc = value;
+        f.error = value;
+    } else {
+        take_failure(f, out);
     }
     PyErr_Clear();
-    if (state.error == nullptr || index < state.error_index) {
-        Py_XSETREF(state.error, exc);
-        state.error_index = index;
-    } else {
-        Py_XDECREF(exc);
-    }
+    state.failure.clear();
+    state.failure = f; // moves the references
+    state.failed = true;
     pool.cancel();
 }
 
@@ -271,22 +330,17 @@ void run_item(MapState& state, runtime::WorkerPool& pool, runtime::Worker& worke
 
     Outcome out;
     out.result = PyObject_CallOneArg(state.func, PyList_GET_ITEM(state.items, index));
-    if (out.result == nullptr) {
-        // Normalised here, in the context: normalising on the main thread would make a
-        // main-owned exception that refers to this heap and outlives it.
-        PyErr_Fetch(&out.type, &out.value, &out.traceback);
-        PyErr_NormalizeException(&out.type, &out.value, &out.traceback);
-        if (out.value != nullptr && out.traceback != nullptr)
-            PyException_SetTraceback(out.value, out.traceback);
-    }
-    const unsigned id = worker.id();
-    if (!pool.call_on_main([&] { receive(state, index, out, id, pool); })) {
+    if (out.result == nullptr)
+        describe_exception(out, worker.id());
+    if (!pool.call_on_main([&] { receive(state, index, out, pool); })) {
         // Cannot happen inside run(); keep the context consistent anyway.
     }
     Py_CLEAR(out.result);
     Py_CLEAR(out.type);
-    Py_CLEAR(out.value);
-    Py_CLEAR(out.traceback);
+    Py_CLEAR(out.args);
+    Py_CLEAR(out.attrs);
+    Py_CLEAR(out.text);
+    Py_CLEAR(out.fallback);
     clear_thread_state(ts);
 
     PyThreadState_Swap(nullptr);
@@ -362,6 +416,13 @@ PyObject* map(PyObject*, PyObject* args, PyObject* kwargs) {
 
     if (g_interp == nullptr)
         g_interp = PyThreadState_Get()->interp;
+    if (g_traceback_module == nullptr) {
+        g_traceback_module = PyImport_ImportModule("traceback"); // kept for the process
+        if (g_traceback_module == nullptr) {
+            Py_DECREF(items);
+            return nullptr;
+        }
+    }
     runtime::WorkerPool* pool = nullptr;
     try {
         pool = &pool_for(workers);
@@ -409,9 +470,19 @@ PyObject* map(PyObject*, PyObject* args, PyObject* kwargs) {
         PyGC_Enable();
     Py_DECREF(items);
 
-    PyObject* error = interrupt != nullptr ? interrupt : state.error;
-    if (interrupt != nullptr)
-        Py_XDECREF(state.error);
+    // Workers are idle now: Python may run on the main thread again.
+    PyObject* error = interrupt;
+    if (error == nullptr && state.failed) {
+        error = build_exception(state.failure);
+        if (error == nullptr) { // building it failed: that exception is the error
+            PyObject *type, *tb;
+            PyErr_Fetch(&type, &error, &tb);
+            PyErr_NormalizeException(&type, &error, &tb);
+            Py_XDECREF(type);
+            Py_XDECREF(tb);
+        }
+    }
+    state.failure.clear();
     if (error != nullptr) {
         for (PyObject* r : state.results)
             Py_XDECREF(r);

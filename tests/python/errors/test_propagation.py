@@ -2,6 +2,8 @@
 keeps the worker's traceback text in __notes__, survives it, and returns results in order."""
 import gc
 import os
+import subprocess
+import sys
 import unittest
 
 from pxtest import parallel
@@ -149,6 +151,22 @@ class Propagation(unittest.TestCase):
             self.assertIn(frame, text, f"the worker traceback lacks the frame {frame}")
         self.assertIn(os.path.basename(__file__), text)
         self.assertIn("LookupError", text)
+
+    def test_notes_when_nothing_imported_traceback(self):
+        # A fresh interpreter (-S, no site) has not imported the traceback module when the
+        # first callback fails; the note must be there all the same.
+        code = ("import parallel, sys\n"
+                "assert 'traceback' not in sys.modules\n"
+                "def f(i):\n"
+                "    raise KeyError(i)\n"
+                "try:\n"
+                "    parallel.map(f, [7], workers=1)\n"
+                "except KeyError as e:\n"
+                "    print(e.args, 'f' in e.__notes__[0], e.__notes__[0].splitlines()[0])\n")
+        r = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(r.stdout.strip(), "(7,) True traceback in parallel worker 1:",
+                         r.stderr[-2000:])
 
     def test_notes_of_every_worker_count(self):
         for workers in (1, 2):
