@@ -79,11 +79,14 @@ extern "C" void PxInterp_main_heap_exit(void) {
 }
 
 extern "C" PyObject* PxInterp_intern_lookup(PyObject* interned, PyObject* s) {
-    if (!PxInterp_main_heap_enter()) {
+    // Hashed here, in the context: inside the section the hash of a main str would be stored
+    // into it while other contexts read it without the section lock.
+    Py_hash_t hash = PyObject_Hash(s);
+    if (hash == -1 || !PxInterp_main_heap_enter()) {
         PyErr_Clear(); // not interning is always correct, only slower
         return nullptr;
     }
-    PyObject* t = PyDict_GetItemWithError(interned, s); // borrowed, and main-owned
+    PyObject* t = _PyDict_GetItem_KnownHash(interned, s, hash); // borrowed, main-owned
     if (t == nullptr)
         PyErr_Clear();
     PxInterp_main_heap_exit();
