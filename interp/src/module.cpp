@@ -179,6 +179,15 @@ extern "C" PyObject* PyInit_parallel(void) {
         Py_DECREF(module);
         return nullptr;
     }
+    // parallel.map formats a failed callback's traceback in its context with this module,
+    // which only the main thread may import; importing it now keeps map() from defining
+    // classes on the main heap the first time a callback fails.
+    if (PyObject* tb = PyImport_ImportModule("traceback")) {
+        Py_DECREF(tb);
+    } else {
+        Py_DECREF(module);
+        return nullptr;
+    }
     px::interp::set_error_types({g_mutation_error, g_context_memory_error, g_clone_error});
     px::register_main_thread(); // false only if another thread registered first: harmless
     return module;
