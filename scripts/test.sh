@@ -288,6 +288,22 @@ stage_pxpython_asan() {
     record "$stage" PASS $((SECONDS - t0)) "hooks + suites: $(tail -n 1 "$log"), 0 reports"
 }
 
+# The examples' own tests (plain python3: the wiki data generator and its index reader).
+stage_examples() {
+    local stage=examples t0=$SECONDS log="$logs/examples.log"
+    banner "$stage"
+    if [[ ! -d examples/wiki ]]; then
+        record "$stage" SKIP 0 "no examples/wiki yet"
+        return
+    fi
+    if ! python3 -m unittest discover -s examples/wiki >"$log" 2>&1; then
+        show_tail "$log"
+        record "$stage" FAIL $((SECONDS - t0)) "examples/wiki tests failed"
+        return
+    fi
+    record "$stage" PASS $((SECONDS - t0)) "examples/wiki: $(grep -o 'Ran [0-9]* tests' "$log")"
+}
+
 stage_fuzz_runs() {
     if [[ ! -f fuzz/targets.txt ]]; then
         banner fuzz-run
@@ -314,6 +330,7 @@ stage_coverage_gate
 stage_fuzz_runs
 stage_pxpython
 stage_pxpython_asan
+stage_examples
 
 banner summary
 passed=0 failed=0 skipped=0
