@@ -254,33 +254,36 @@ stage_pxpython() {
     record "$stage" PASS $((SECONDS - t0)) "smoke, $hooks hook tests, suites: $suites, stress, $regr regrtest modules"
 }
 
-# The asan flavour (ASan+UBSan, no pymalloc): the hook tests and the Python suites, each
-# conformance item once per run (PX_CONFORMANCE_REPEAT=1) to keep the stage near 2 minutes
-# once the interpreter is cached (building it takes ~6-10 min on 2 cores).
-stage_pxpython_asan() {
-    local stage=pxpython-asan
+# A sanitizer flavour of pxpython (asan: ASan+UBSan; tsan: ThreadSanitizer; both without
+# pymalloc): the hook tests and the Python suites, each conformance item once per run
+# (PX_CONFORMANCE_REPEAT=1) to keep the stage near 2 minutes once the interpreter is cached
+# (building it takes ~6-10 min on 2 cores). Any sanitizer report fails the stage.
+stage_pxpython_sanitizer() { # asan | tsan
+    local flavour="$1" stage="pxpython-$1"
     banner "$stage"
     if [[ ! -x interp/build.sh || ! -d tests/python/hooks ]]; then
         record "$stage" SKIP 0 "no interp/build.sh or tests/python/hooks/ yet"
         return
     fi
     local t0=$SECONDS log="$logs/$stage.log" py
-    if ! py="$(interp/build.sh asan 2>"$log" | tail -n 1)" || [[ ! -x "$py" ]]; then
+    if ! py="$(interp/build.sh "$flavour" 2>"$log" | tail -n 1)" || [[ ! -x "$py" ]]; then
         show_tail "$log"
-        record "$stage" FAIL $((SECONDS - t0)) "interp/build.sh asan failed"
+        record "$stage" FAIL $((SECONDS - t0)) "interp/build.sh $flavour failed"
         return
     fi
     # CPython keeps its objects until exit by design, so leak reports would list all of them;
-    # llvm-symbolizer (llvm-14) turns the reports' addresses into file:line.
+    # llvm-symbolizer (llvm-14) turns the reports' addresses into file:line. TSan keeps going
+    # after a report so the log shows all of them.
     local env=(env "PATH=/usr/lib/llvm-14/bin:$PATH" "ASAN_OPTIONS=detect_leaks=0"
-        "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+        "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
+        "TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1")
     if ! "${env[@]}" "$py" -m unittest discover -s tests/python/hooks >>"$log" 2>&1 ||
         ! "${env[@]}" PX_CONFORMANCE_REPEAT=1 "$py" tests/python/run.py >>"$log" 2>&1; then
         show_tail "$log"
-        record "$stage" FAIL $((SECONDS - t0)) "hook tests or suites failed under ASan+UBSan"
+        record "$stage" FAIL $((SECONDS - t0)) "hook tests or suites failed under $flavour"
         return
     fi
-    if grep -q "ERROR: AddressSanitizer\|runtime error:" "$log"; then
+    if grep -q "ERROR: AddressSanitizer\|runtime error:\|WARNING: ThreadSanitizer" "$log"; then
         show_tail "$log"
         record "$stage" FAIL $((SECONDS - t0)) "sanitizer reports (see $log)"
         return
@@ -329,7 +332,8 @@ stage_preset coverage
 stage_coverage_gate
 stage_fuzz_runs
 stage_pxpython
-stage_pxpython_asan
+stage_pxpython_sanitizer asan
+stage_pxpython_sanitizer tsan
 stage_examples
 
 banner summary

@@ -171,7 +171,10 @@ extern "C" PyObject* PyInit_parallel(void) {
                    "A value had to cross heaps but cannot be cloned.") ||
         !add_error(module, &g_context_memory_error, "ContextMemoryError", PyExc_MemoryError,
                    "A parallel context's heap reached its byte limit.") ||
-        PyModule_AddIntConstant(module, "HOOK_ABI_VERSION", PXKIT_HOOK_ABI_VERSION) < 0) {
+        PyModule_AddIntConstant(module, "HOOK_ABI_VERSION", PXKIT_HOOK_ABI_VERSION) < 0 ||
+        // The tp_flags bit of patch 0019, for tools and tests that check types for it.
+        PyModule_AddIntConstant(module, "TPFLAGS_PX_DEALLOC",
+                                static_cast<long>(Py_TPFLAGS_PX_DEALLOC)) < 0) {
         Py_DECREF(module);
         return nullptr;
     }

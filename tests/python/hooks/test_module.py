@@ -34,5 +34,24 @@ class ModuleTest(unittest.TestCase):
             parallel.cpu_count(1)
 
 
+class DeallocFlagTest(unittest.TestCase):
+    """Patch 0019: Py_TPFLAGS_PX_DEALLOC is a tp_flags bit nothing else uses."""
+
+    def test_flag_is_bit_21(self):
+        self.assertEqual(parallel.TPFLAGS_PX_DEALLOC, 1 << 21)
+
+    def test_no_type_has_it(self):
+        import array, collections, datetime, decimal, json, re, struct  # noqa: F401
+        seen, stack = set(), [object]
+        while stack:
+            t = stack.pop()
+            if t in seen:
+                continue
+            seen.add(t)
+            self.assertFalse(t.__flags__ & parallel.TPFLAGS_PX_DEALLOC, t)
+            stack.extend(type.__subclasses__(t))
+        self.assertGreater(len(seen), 500)
+
+
 if __name__ == "__main__":
     unittest.main()
