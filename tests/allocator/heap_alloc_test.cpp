@@ -305,6 +305,76 @@ TEST_P(ChunkAllocTest, ReallocWithinTheSizeClassStaysInPlace) {
     heap.free(p);
 }
 
+TEST_P(ChunkAllocTest, ReallocGrowsTheNewestMediumBlockInPlace) {
+    void* p = heap.alloc(2000);
+    ASSERT_NE(p, nullptr);
+    fill(p, 2000, 22);
+    std::size_t allocations = heap.stats().allocations;
+    ASSERT_EQ(heap.realloc(p, 6000), p); // nothing after it: the bump pointer moves
+    EXPECT_TRUE(intact(p, 2000, 22));
+    fill(p, 6000, 23);
+    EXPECT_EQ(heap.stats().bytes_in_use, gross(6000));
+    EXPECT_EQ(heap.stats().allocations, allocations);
+    ASSERT_EQ(heap.realloc(p, 3000), p); // and back
+    EXPECT_TRUE(intact(p, 3000, 23));
+    EXPECT_EQ(heap.stats().bytes_in_use, gross(3000));
+    void* after = heap.alloc(10);
+    ASSERT_NE(after, nullptr);
+    void* q = heap.realloc(p, 8000); // a block follows it now: it moves
+    ASSERT_NE(q, nullptr);
+    EXPECT_NE(q, p);
+    EXPECT_TRUE(intact(q, 3000, 23));
+    heap.free(after);
+    heap.free(q);
+    EXPECT_EQ(heap.stats().bytes_in_use, 0u);
+}
+
+TEST_P(ChunkAllocTest, ReallocGrowsALargeBlockWithinItsChunk) {
+    void* p = heap.alloc(100000); // a chunk of 128 KiB
+    ASSERT_NE(p, nullptr);
+    fill(p, 100000, 24);
+    ASSERT_EQ(heap.realloc(p, 120000), p);
+    EXPECT_TRUE(intact(p, 100000, 24));
+    fill(p, 120000, 25);
+    EXPECT_EQ(heap.stats().bytes_in_use, gross(120000));
+    void* q = heap.realloc(p, 1000000); // past its chunk: moves, with headroom
+    ASSERT_NE(q, nullptr);
+    EXPECT_TRUE(intact(q, 120000, 25));
+    ASSERT_EQ(heap.realloc(q, 1400000), q);
+    EXPECT_TRUE(intact(q, 120000, 25));
+    EXPECT_EQ(heap.stats().bytes_in_use, gross(1400000));
+    heap.free(q);
+    EXPECT_EQ(heap.stats().bytes_in_use, 0u);
+}
+
+TEST_P(ChunkAllocTest, ReallocByAppendingCopiesLogarithmicallyOften) {
+    // A list grown one append at a time: CPython asks for about 1/8 more each time.
+    std::size_t n = 64;
+    void* p = heap.alloc(n);
+    ASSERT_NE(p, nullptr);
+    int moves = 0;
+    while (n < 16 * kMiB) {
+        n += (n >> 3) + 6;
+        void* q = heap.realloc(p, n);
+        ASSERT_NE(q, nullptr);
+        moves += q != p;
+        p = q;
+    }
+    EXPECT_LE(moves, 40) << "a move per realloc would be about 130";
+    heap.free(p);
+}
+
+TEST_P(ChunkAllocTest, ReallocInPlaceRespectsTheLimit) {
+    heap.set_limit(64 * 1024);
+    void* p = heap.alloc(2000);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(heap.realloc(p, 200000), nullptr); // past the limit: refused, p still valid
+    fill(p, 2000, 26);
+    EXPECT_TRUE(intact(p, 2000, 26));
+    EXPECT_LE(heap.stats().bytes_held, 64u * 1024);
+    heap.free(p);
+}
+
 TEST_P(ChunkAllocTest, LargeBlockGetsAChunkOfItsOwn) {
     void* small = heap.alloc(100);
     ASSERT_NE(small, nullptr);
