@@ -433,8 +433,8 @@ void* Heap::alloc_slow(std::size_t size, std::size_t alignment, std::size_t room
         }
         std::size_t offset = alignment > 2 * kHeader ? alignment : 2 * kHeader;
         std::size_t need = round_up(offset + size, 16);
-        Chunk* c =
-            HeapInternals::get_chunk(*this, need, 2 * round_up(need, detail::kGranule), need + room);
+        Chunk* c = HeapInternals::get_chunk(*this, need, 2 * round_up(need, detail::kGranule),
+                                            need + room);
         if (c == nullptr) {
             ++failed_;
             return nullptr;

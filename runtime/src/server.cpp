@@ -603,15 +603,19 @@ void Server::run() {
         for (unsigned i = 0; i < s.count; ++i) {
             ServerWorker& w = s.workers[i];
             w.guard.emplace(w.io.get_executor());
-            w.thread = std::thread([&w] {
+            w.thread = std::thread([&s, &w] {
+                if (s.options.thread_start)
+                    s.options.thread_start(w.id);
                 for (;;) {
                     try {
                         w.io.run();
-                        return;
+                        break;
                     } catch (...) {
                         bump(w.counters.errors); // a handler threw; keep serving
                     }
                 }
+                if (s.options.thread_stop)
+                    s.options.thread_stop(w.id);
             });
         }
     } catch (...) {

@@ -8,7 +8,9 @@
 #include <atomic>
 #include <cstdio>
 #include <future>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "px/runtime.h"
@@ -116,6 +118,43 @@ TEST(Server, BindingAPortInUseThrows) {
     o.port = first.port();
     // SO_REUSEADDR does not allow two listeners on one port.
     EXPECT_THROW(Server(o, echo_factory(events)), std::system_error);
+}
+
+TEST(Server, ThreadHooksRunOncePerWorkerAroundEveryCallback) {
+    std::mutex mu;
+    std::map<unsigned, std::thread::id> started, stopped;
+    std::atomic<bool> callback_outside_hooks{false};
+    thread_local bool t_started = false;
+    EchoEvents events;
+    ServerOptions o = options(2);
+    o.thread_start = [&](unsigned id) {
+        std::lock_guard lock(mu);
+        EXPECT_TRUE(started.emplace(id, std::this_thread::get_id()).second) << id;
+        t_started = true;
+    };
+    o.thread_stop = [&](unsigned id) {
+        std::lock_guard lock(mu);
+        EXPECT_TRUE(stopped.emplace(id, std::this_thread::get_id()).second) << id;
+        t_started = false;
+    };
+    auto factory = [&] {
+        if (!t_started)
+            callback_outside_hooks = true;
+        return std::make_unique<Echo>(events);
+    };
+    {
+        RunningServer server(o, factory);
+        for (int i = 0; i < 4; ++i) {
+            Client c(server.port());
+            EXPECT_EQ(c.read(7), "hello\r\n");
+        }
+    }
+    EXPECT_FALSE(callback_outside_hooks.load());
+    ASSERT_EQ(started.size(), 2u);
+    EXPECT_EQ(started, stopped); // same ids, each stopped on the thread it started on
+    EXPECT_EQ(started.count(1) + started.count(2), 2u);
+    EXPECT_NE(started[1], started[2]);
+    EXPECT_NE(started[1], std::this_thread::get_id());
 }
 
 TEST_F(EchoTest, GreetsEchoesAndReportsTheLoss) {

@@ -114,6 +114,10 @@ struct ServerOptions {
     std::chrono::milliseconds drain_timeout{3000}; // stop(): then cut off what still sends
     std::chrono::milliseconds linger{1000};        // after close(): read and discard this long
     std::chrono::milliseconds send_timeout{30000}; // no byte taken by the peer: cut off (0: never)
+    // On each worker thread (id 1..N), once before it serves and once after its last
+    // callback: where an embedder sets up and tears down per-thread state (a thread state).
+    std::function<void(unsigned)> thread_start;
+    std::function<void(unsigned)> thread_stop;
 };
 
 struct ServerCounters {
