@@ -17,6 +17,7 @@
 
 #include <pxkit.h>
 
+#include "callbacks.h"
 #include "probe.h"
 #include "px/guards.h"
 #include "px/interp.h"
@@ -182,12 +183,10 @@ extern "C" PyObject* PyInit_parallel(void) {
         Py_DECREF(module);
         return nullptr;
     }
-    // parallel.map formats a failed callback's traceback in its context with this module,
-    // which only the main thread may import; importing it now keeps map() from defining
-    // classes on the main heap the first time a callback fails.
-    if (PyObject* tb = PyImport_ImportModule("traceback")) {
-        Py_DECREF(tb);
-    } else {
+    // A failed callback's traceback is formatted in its context with the traceback module,
+    // which only the main thread may import; importing it now keeps the first failure from
+    // defining classes on the main heap.
+    if (!px::interp::init_callbacks()) {
         Py_DECREF(module);
         return nullptr;
     }

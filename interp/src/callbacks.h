@@ -1,0 +1,66 @@
+// callbacks.h — private to px_interp: what running Python callbacks on workers needs, shared
+// by parallel.map (map.cpp) and the server (server.cpp): worker thread states, clearing a
+// thread state before its context is rewound, and carrying a callback's exception from its
+// context to the main thread.
+#pragma once
+
+#include <Python.h>
+
+#include <cstddef>
+
+namespace px::interp {
+
+// Main thread, at import: the interpreter worker thread states belong to, and the traceback
+// module describe_exception() formats with (a context may not import it). False with an
+// exception set when traceback cannot be imported.
+bool init_callbacks();
+
+// On a worker thread, outside any context: a thread state of its own (RAW memory; it uses no
+// float or tuple freelist, those are the main thread's, patch 0006), and its deletion.
+PyThreadState* new_worker_thread_state();
+void delete_worker_thread_state(PyThreadState* ts);
+
+// In the context, before its rewind: drops everything the thread state still references.
+void clear_thread_state(PyThreadState* ts);
+
+// What a worker hands to the main thread for one item: the result, or what the main thread
+// needs to rebuild the exception. Everything here is context-owned.
+struct Outcome {
+    PyObject* result = nullptr;
+    PyObject* type = nullptr;     // the exception's type (main-owned unless the callback made it)
+    PyObject* args = nullptr;     // arguments that rebuild it (a tuple), or null
+    PyObject* attrs = nullptr;    // the instance's __dict__, or null
+    PyObject* text = nullptr;     // "traceback in parallel worker N:\n..." or null
+    PyObject* fallback = nullptr; // "TypeName: message", for when it cannot be rebuilt
+};
+
+// The first failure, on the main heap, waiting for the run to end: the exception is built
+// only then, because building it runs Python (the type's __init__, add_note), and the main
+// thread runs no Python while workers do (it would quicken code and tag types they read).
+struct PendingError {
+    std::size_t index = 0;
+    PyObject* type = nullptr; // main-owned, or null when the callback's own class raised
+    PyObject* args = nullptr;
+    PyObject* attrs = nullptr; // a main dict
+    PyObject* text = nullptr;
+    PyObject* fallback = nullptr;
+    PyObject* error = nullptr; // an exception already built (a failed clone of a result)
+
+    void clear();
+};
+
+// Worker thread, in the context, with an exception set: fills `out` (and clears the
+// exception) with what the main thread needs to rebuild it.
+void describe_exception(Outcome& out, unsigned worker);
+// Releases what describe_exception() or a result left in `out` (in the same context).
+void clear_outcome(Outcome& out);
+
+// As the main thread (on it, or in a main-heap section): clones the context's description
+// onto the main heap. Runs no Python.
+void take_failure(PendingError& f, Outcome& out);
+
+// Main thread, while no context runs: the exception itself (runs Python: the type's
+// __init__, add_note). New reference, or nullptr with an exception set.
+PyObject* build_exception(PendingError& f);
+
+} // namespace px::interp
