@@ -162,5 +162,18 @@ build_and_install() {
     printf '%s' "$STAMP" >"$STAMP_FILE"
 }
 
+# The Python half of the `parallel` package (interp/python/parallel: parallel.http), copied
+# on every call rather than keyed: it needs no compiling, and a cached build must serve the
+# sources of the checkout that asks for it.
+install_python_package() {
+    local dest="$PREFIX/lib/python3.11/parallel"
+    rm -rf "$dest.new"
+    mkdir -p "$dest.new"
+    cp "$PX_INTERP_DIR"/python/parallel/*.py "$dest.new"/
+    rm -rf "$dest"
+    mv "$dest.new" "$dest"
+}
+
 px_with_lock "$PX_CACHE/python/.lock-$NAME" build_and_install
+[[ "$PX_WITH_PXKIT" == 0 ]] || px_with_lock "$PX_CACHE/python/.lock-$NAME" install_python_package
 printf '%s\n' "$PREFIX/bin/python3"

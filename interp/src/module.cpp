@@ -83,8 +83,33 @@ PyObject* debug(PyObject*, PyObject* msg) {
 }
 
 PyObject* shutdown(PyObject*, PyObject*) {
+    px::interp::shutdown_servers();
     px::interp::shutdown_workers();
     Py_RETURN_NONE;
+}
+
+// `parallel` is built in, but parallel.http is Python source: interp/build.sh installs it as
+// <stdlib>/parallel/, and __path__ makes `parallel` a package that finds it there.
+bool set_package_path(PyObject* module) {
+    PyObject* os = PyImport_ImportModule("os");
+    PyObject* file = os ? PyObject_GetAttrString(os, "__file__") : nullptr;
+    Py_XDECREF(os);
+    if (file == nullptr)
+        return false;
+    PyObject* dir = PyUnicode_FromFormat("%U", file);
+    Py_DECREF(file);
+    if (dir == nullptr)
+        return false;
+    Py_ssize_t slash = PyUnicode_FindChar(dir, '/', 0, PyUnicode_GET_LENGTH(dir), -1);
+    PyObject* stdlib = slash > 0 ? PyUnicode_Substring(dir, 0, slash) : PyUnicode_FromString(".");
+    Py_DECREF(dir);
+    PyObject* path = stdlib ? PyUnicode_FromFormat("%U/parallel", stdlib) : nullptr;
+    Py_XDECREF(stdlib);
+    PyObject* list = path ? Py_BuildValue("[O]", path) : nullptr;
+    Py_XDECREF(path);
+    if (list == nullptr)
+        return false;
+    return PyModule_AddObject(module, "__path__", list) == 0 || (Py_DECREF(list), false);
 }
 
 PyMethodDef g_methods[] = {
@@ -100,6 +125,24 @@ PyMethodDef g_methods[] = {
     {"rdtsc", rdtsc, METH_NOARGS, "rdtsc() -> int: the CPU's time-stamp counter."},
     {"debug", debug, METH_O,
      "debug(msg: str) -> None: one line to stderr, safe in a parallel context."},
+    {"server", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(px::interp::server)),
+     METH_VARARGS | METH_KEYWORDS,
+     "server(host='127.0.0.1', port=8080, *, workers=None) -> Server: a listening socket (port 0 "
+     "picks one)."},
+    {"register",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(px::interp::register_protocol)),
+     METH_VARARGS | METH_KEYWORDS,
+     "register(transport=server, protocol=Class): serve the server's connections with Class."},
+    {"run", px::interp::run, METH_NOARGS,
+     "run(): serve every registered server until parallel.stop(), SIGINT or SIGTERM."},
+    {"run_once", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(px::interp::run_once)),
+     METH_VARARGS | METH_KEYWORDS,
+     "run_once(timeout=0.0): serve for up to timeout seconds; raises the oldest callback "
+     "exception."},
+    {"stop", px::interp::stop, METH_NOARGS,
+     "stop(): make run() stop accepting, finish what is in flight and return (any thread)."},
+    {"stats", px::interp::stats, METH_NOARGS,
+     "stats() -> dict: contexts, memory, server, elapsed, threads."},
     {"_probe_tstate", px::interp::probe_tstate, METH_NOARGS,
      "Test only: a thread without the GIL swaps in its own thread state."},
     {"_probe_refcount", px::interp::probe_refcount, METH_O,
@@ -187,6 +230,10 @@ extern "C" PyObject* PyInit_parallel(void) {
     // which only the main thread may import; importing it now keeps the first failure from
     // defining classes on the main heap.
     if (!px::interp::init_callbacks()) {
+        Py_DECREF(module);
+        return nullptr;
+    }
+    if (!set_package_path(module) || !px::interp::init_server_types(module)) {
         Py_DECREF(module);
         return nullptr;
     }

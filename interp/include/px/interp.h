@@ -47,4 +47,18 @@ void shutdown_workers();
 // between maps on the main thread.
 PyObject* heap_stats(PyObject* module, PyObject* unused);
 
+// parallel.server / register / run / run_once / stop (API.md "Servers"), src/server.cpp.
+bool init_server_types(PyObject* module); // parallel.Server, parallel.Transport
+PyObject* server(PyObject* module, PyObject* args, PyObject* kwargs);
+PyObject* register_protocol(PyObject* module, PyObject* args, PyObject* kwargs);
+PyObject* run(PyObject* module, PyObject* unused);
+PyObject* run_once(PyObject* module, PyObject* args, PyObject* kwargs);
+PyObject* stop(PyObject* module, PyObject* unused); // any thread, contexts included
+// Stops servers that run_once() left running (atexit, before the workers' shutdown).
+void shutdown_servers();
+// One dict per registered server (counters, per-worker counters, thread ids); any thread.
+PyObject* server_stats();
+double server_elapsed(); // seconds since the first run()/run_once(), 0 before
+PyObject* stats(PyObject* module, PyObject* unused); // parallel.stats()
+
 } // namespace px::interp

@@ -1,0 +1,1174 @@
+// server.cpp — parallel.server / register / run / run_once / stop (API.md "Servers"), the
+// Transport type, and the bridge from px::runtime::Server's protocol callbacks to Python.
+//
+// Threads. Each registered server runs px::runtime::Server::run() on a thread of its own (its
+// acceptor) with N worker threads; each worker thread gets a Python thread state when it
+// starts (ServerOptions::thread_start). A connection's callbacks run on a worker inside the
+// connection's context, between the runtime's snapshot and rewind: the thread state is
+// swapped in (a TLS write), the Python method is called, its result is queued for sending,
+// and the thread state is cleared before the rewind.
+//
+// The main thread. Contexts read main-owned objects without locks, so they may run only while
+// the main thread runs no Python: inside parallel.run() or parallel.run_once(), where it is
+// parked (px/interp.h). A gate enforces it: a callback waits at the gate until the main
+// thread is parked, and the main thread, before it leaves run(), closes the gate and waits
+// for the callbacks in progress. Servers keep accepting and reading meanwhile (C++ only).
+//
+// The protocol instance and the Transport of a connection are created in a main-heap section
+// (they must outlive the per-callback rewinds) and released in one when the connection ends.
+// A callback therefore cannot store into them (MutationError): per-connection state that
+// outlives a callback needs a session heap.
+//
+// Exceptions. A callback's exception is described in its context (traceback text), cloned to
+// the main heap in a section and queued; the main thread logs it to stderr while it waits,
+// and run_once() raises the oldest one still queued. The connection is closed.
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <pxkit.h>
+
+#include "callbacks.h"
+#include "px/guards.h"
+#include "px/interp.h"
+#include "px/runtime.h"
+
+namespace px::interp {
+namespace {
+
+using runtime::HttpRequest;
+using runtime::HttpResponse;
+using runtime::Transport;
+
+// ---- the gate ------------------------------------------------------------------------------
+
+// Callbacks pass while the main thread is parked in run(); close() waits for those inside.
+class Gate {
+public:
+    void enter() {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return open_; });
+        ++inside_;
+    }
+    void exit() {
+        std::lock_guard lock(mu_);
+        if (--inside_ == 0)
+            cv_.notify_all();
+    }
+    void open() {
+        std::lock_guard lock(mu_);
+        open_ = true;
+        cv_.notify_all();
+    }
+    void close() {
+        std::unique_lock lock(mu_);
+        open_ = false;
+        cv_.wait(lock, [&] { return inside_ == 0; });
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool open_ = false;
+    int inside_ = 0;
+};
+
+Gate g_gate;
+
+// ---- failures queued to the main thread ------------------------------------------------------
+
+struct QueuedError {
+    PendingError error; // main-owned objects
+    std::string where;  // "data_received() of 127.0.0.1:51234"
+};
+
+std::mutex g_queue_mutex;
+std::condition_variable g_queue_cv;       // the main thread waits on it in run()
+std::deque<QueuedError*> g_new_errors;    // not yet logged
+std::deque<QueuedError*> g_kept_errors;   // logged, kept for run_once() (main thread only)
+constexpr std::size_t kKeptErrors = 1000; // the oldest are dropped beyond this
+std::atomic<bool> g_stop_requested{false};
+volatile sig_atomic_t g_sigterm = 0;
+
+void wake_main() {
+    std::lock_guard lock(g_queue_mutex);
+    g_queue_cv.notify_all();
+}
+
+void write_stderr(const std::string& text) {
+    const char* p = text.data();
+    std::size_t left = text.size();
+    while (left > 0) {
+        ssize_t n = ::write(STDERR_FILENO, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        p += n;
+        left -= static_cast<std::size_t>(n);
+    }
+}
+
+// Worker, in a context, with a Python exception set: queue it for the main thread.
+void report_failure(const std::string& where) {
+    const Context* ctx = current_context();
+    Outcome out;
+    describe_exception(out, ctx ? ctx->worker : 0);
+    if (PxInterp_main_heap_enter()) {
+        auto* q = new (std::nothrow) QueuedError;
+        if (q != nullptr) {
+            take_failure(q->error, out);
+            q->where = where;
+        }
+        PxInterp_main_heap_exit();
+        if (q != nullptr) {
+            std::lock_guard lock(g_queue_mutex);
+            g_new_errors.push_back(q);
+            g_queue_cv.notify_all();
+        }
+    } else {
+        PyErr_Clear();
+        write_stderr("pxkit: exception in " + where + " (could not be queued)\n");
+    }
+    clear_outcome(out);
+}
+
+// Main thread, inside a MainHeapTurn: log what the workers queued, keep it for run_once().
+void log_new_errors() {
+    std::deque<QueuedError*> fresh;
+    {
+        std::lock_guard lock(g_queue_mutex);
+        fresh.swap(g_new_errors);
+    }
+    for (QueuedError* q : fresh) {
+        std::string text = "pxkit: exception in " + q->where + ":\n";
+        PyObject* body = q->error.text ? q->error.text : q->error.fallback;
+        const char* utf8 = body ? PyUnicode_AsUTF8(body) : nullptr;
+        if (utf8 == nullptr) {
+            PyErr_Clear();
+            utf8 = "(no description)\n";
+        }
+        text += utf8;
+        if (text.back() != '\n')
+            text += '\n';
+        write_stderr(text);
+        g_kept_errors.push_back(q);
+        if (g_kept_errors.size() > kKeptErrors) {
+            g_kept_errors.front()->error.clear();
+            delete g_kept_errors.front();
+            g_kept_errors.pop_front();
+        }
+    }
+}
+
+// ---- worker threads ----------------------------------------------------------------------------
+
+thread_local PyThreadState* t_tstate = nullptr;
+
+// The connection's context is entered by the runtime; this passes the gate and swaps the
+// worker's thread state in for one callback, and clears it before the runtime's rewind.
+class CallbackScope {
+public:
+    CallbackScope() {
+        g_gate.enter();
+        PyThreadState_Swap(t_tstate);
+    }
+    ~CallbackScope() {
+        clear_thread_state(t_tstate);
+        PyThreadState_Swap(nullptr);
+        g_gate.exit();
+    }
+    CallbackScope(const CallbackScope&) = delete;
+    CallbackScope& operator=(const CallbackScope&) = delete;
+};
+
+// ---- parallel.Transport
+// --------------------------------------------------------------------------
+
+struct TransportObject {
+    PyObject_HEAD Transport* conn; // null once the connection has ended
+};
+
+PyTypeObject* g_transport_type = nullptr; // parallel.Transport (a heap type)
+
+// The connection behind `self`, usable only from that connection's callbacks.
+Transport* live(PyObject* self, const char* what) {
+    Transport* t = reinterpret_cast<TransportObject*>(self)->conn;
+    if (t == nullptr) {
+        PyErr_Format(PyExc_RuntimeError, "transport.%s(): the connection has ended", what);
+        return nullptr;
+    }
+    if (current_context() != &t->context()) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "transport.%s() may be called only from its own connection's callbacks", what);
+        return nullptr;
+    }
+    return t;
+}
+
+// Queues a callback's result: bytes, bytearray, str (UTF-8), memoryview or None.
+bool send_result(Transport& t, PyObject* result, const char* callback) {
+    if (result == Py_None)
+        return true;
+    if (PyBytes_Check(result))
+        return t.send({PyBytes_AS_STRING(result),
+                       static_cast<std::size_t>(PyBytes_GET_SIZE(result))}) ||
+               (PyErr_NoMemory(), false);
+    if (PyByteArray_Check(result))
+        return t.send({PyByteArray_AS_STRING(result),
+                       static_cast<std::size_t>(PyByteArray_GET_SIZE(result))}) ||
+               (PyErr_NoMemory(), false);
+    if (PyUnicode_Check(result)) {
+        Py_ssize_t n = 0;
+        const char* s = PyUnicode_AsUTF8AndSize(result, &n);
+        if (s == nullptr)
+            return false;
+        return t.send({s, static_cast<std::size_t>(n)}) || (PyErr_NoMemory(), false);
+    }
+    if (PyMemoryView_Check(result)) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(result, &view, PyBUF_CONTIG_RO) < 0)
+            return false;
+        bool ok = t.send({static_cast<const char*>(view.buf), static_cast<std::size_t>(view.len)});
+        PyBuffer_Release(&view);
+        return ok || (PyErr_NoMemory(), false);
+    }
+    PyErr_Format(PyExc_TypeError,
+                 "%s() must return bytes, bytearray, str, memoryview or None, not %.200s", callback,
+                 Py_TYPE(result)->tp_name);
+    return false;
+}
+
+PyObject* transport_peer(PyObject* self, void*) {
+    Transport* t = live(self, "peer");
+    if (t == nullptr)
+        return nullptr;
+    return Py_BuildValue("(sH)", t->peer().host.c_str(), t->peer().port);
+}
+
+PyObject* transport_close(PyObject* self, PyObject*) {
+    Transport* t = live(self, "close");
+    if (t == nullptr)
+        return nullptr;
+    t->close();
+    Py_RETURN_NONE;
+}
+
+PyObject* transport_send(PyObject* self, PyObject* data) {
+    Transport* t = live(self, "send");
+    if (t == nullptr)
+        return nullptr;
+    if (data == Py_None) {
+        PyErr_SetString(PyExc_TypeError,
+                        "transport.send() takes bytes, bytearray, str or memoryview");
+        return nullptr;
+    }
+    if (!send_result(*t, data, "transport.send"))
+        return nullptr;
+    Py_RETURN_NONE;
+}
+
+PyObject* transport_sendfile(PyObject* self, PyObject* args, PyObject* kwargs) {
+    static const char* keywords[] = {"path", "offset", "count", nullptr};
+    PyObject* path = nullptr;
+    long long offset = 0;
+    PyObject* count_obj = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|LO:sendfile", const_cast<char**>(keywords),
+                                     PyUnicode_FSConverter, &path, &offset, &count_obj))
+        return nullptr;
+    std::string file(PyBytes_AS_STRING(path), static_cast<std::size_t>(PyBytes_GET_SIZE(path)));
+    Py_DECREF(path);
+    Transport* t = live(self, "sendfile");
+    if (t == nullptr)
+        return nullptr;
+    if (offset < 0) {
+        PyErr_SetString(PyExc_ValueError, "transport.sendfile(): offset must be >= 0");
+        return nullptr;
+    }
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return PyErr_SetFromErrnoWithFilename(PyExc_OSError, file.c_str());
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int err = errno;
+        ::close(fd);
+        if (S_ISREG(st.st_mode) || err != 0) {
+            errno = err != 0 ? err : EINVAL;
+            return PyErr_SetFromErrnoWithFilename(PyExc_OSError, file.c_str());
+        }
+        PyErr_Format(PyExc_ValueError, "transport.sendfile(): %s is not a regular file",
+                     file.c_str());
+        return nullptr;
+    }
+    auto size = static_cast<unsigned long long>(st.st_size);
+    unsigned long long first = static_cast<unsigned long long>(offset);
+    unsigned long long count = first < size ? size - first : 0;
+    if (count_obj != Py_None) {
+        long long c = PyLong_AsLongLong(count_obj);
+        if (c == -1 && PyErr_Occurred()) {
+            ::close(fd);
+            return nullptr;
+        }
+        if (c < 0 || first + static_cast<unsigned long long>(c) > size) {
+            ::close(fd);
+            PyErr_Format(PyExc_ValueError,
+                         "transport.sendfile(): offset %lld + count %lld is past the end of %s "
+                         "(%llu bytes)",
+                         offset, c, file.c_str(), size);
+            return nullptr;
+        }
+        count = static_cast<unsigned long long>(c);
+    }
+    bool queued = count == 0 || t->sendfile(fd, first, count);
+    ::close(fd); // the transport keeps a dup
+    if (!queued)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    Py_RETURN_NONE;
+}
+
+PyMethodDef g_transport_methods[] = {
+    {"close", transport_close, METH_NOARGS,
+     "close(): end the connection once what is queued has been sent."},
+    {"send", transport_send, METH_O,
+     "send(data): queue bytes (bytes, bytearray, str, memoryview)."},
+    {"sendfile", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(transport_sendfile)),
+     METH_VARARGS | METH_KEYWORDS,
+     "sendfile(path, offset=0, count=None): queue file bytes, sent zero-copy."},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyGetSetDef g_transport_getset[] = {
+    {"peer", transport_peer, nullptr, "(host, port) of the client", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+// ---- parallel.Server
+// ---------------------------------------------------------------------------------
+
+struct ServerEntry;
+
+struct ServerObject {
+    PyObject_HEAD ServerEntry* entry;
+};
+
+struct ServerEntry {
+    std::string host;
+    std::uint16_t port = 0;
+    unsigned workers = 0;
+    std::unique_ptr<runtime::Server> server;
+    PyObject* protocol = nullptr; // the registered class (main-owned, a strong reference)
+    bool http = false;            // protocol has _px_request(): the HTTP layer parses
+    std::thread thread;           // runs server->run() once run() started it
+    std::atomic<bool> finished{false};
+    std::mutex ids_mutex;
+    std::vector<long> thread_ids; // the workers' kernel thread ids
+};
+
+PyTypeObject* g_server_type = nullptr; // parallel.Server (a heap type)
+
+std::vector<ServerObject*> g_registered; // strong references; main thread only
+bool g_running = false;                  // run()/run_once() on the stack (main thread)
+std::chrono::steady_clock::time_point g_started{};
+
+// One connection's Python side. Made on the worker inside the connection's context.
+class PyConnection final : public runtime::Protocol {
+public:
+    PyConnection(ServerEntry& entry, std::unique_ptr<runtime::Protocol> http)
+        : entry_(entry), http_(std::move(http)) {}
+
+    void connection_made(Transport& t) override {
+        CallbackScope scope;
+        if (!create(t)) {
+            report_failure("creating the protocol instance for " + peer(t));
+            t.close();
+            return;
+        }
+        if (http_) {
+            Current current(this);
+            http_->connection_made(t);
+            return;
+        }
+        call(t, "connection_made", nullptr, true);
+    }
+
+    void data_received(Transport& t, std::string_view data) override {
+        CallbackScope scope;
+        if (instance_ == nullptr)
+            return; // creating it failed; the connection is closing
+        if (http_) {
+            Current current(this);
+            http_->data_received(t, data);
+            return;
+        }
+        PyObject* bytes =
+            PyBytes_FromStringAndSize(data.data(), static_cast<Py_ssize_t>(data.size()));
+        if (bytes == nullptr) {
+            report_failure("data_received() of " + peer(t));
+            t.close();
+            return;
+        }
+        call(t, "data_received", bytes, false);
+        Py_DECREF(bytes);
+    }
+
+    void timed_out(Transport& t) override { // no Python here: no gate, no thread state
+        if (http_)
+            http_->timed_out(t);
+        else
+            t.close();
+    }
+
+    void connection_lost(Transport& t, std::error_code ec) override {
+        CallbackScope scope;
+        if (http_) {
+            Current current(this);
+            http_->connection_lost(t, ec);
+        } else if (instance_ != nullptr) {
+            PyObject* exc = Py_None;
+            if (ec)
+                exc = PyObject_CallFunction(PyExc_ConnectionError, "is", ec.value(),
+                                            ec.message().c_str());
+            if (exc != nullptr) {
+                call(t, "connection_lost", exc, true);
+                if (exc != Py_None)
+                    Py_DECREF(exc);
+            } else {
+                report_failure("connection_lost() of " + peer(t));
+            }
+        }
+        release();
+    }
+
+    ~PyConnection() override {
+        if (instance_ != nullptr || transport_ != nullptr)
+            write_stderr("pxkit: a connection ended without connection_lost(); its protocol "
+                         "instance is leaked\n");
+    }
+
+    // The HTTP layer's handler, called from inside http_->data_received().
+    static HttpResponse handle(const HttpRequest& request, Transport& t);
+
+private:
+    // The connection whose HTTP callback runs on this thread (the handler has no other way
+    // to find its instance).
+    static thread_local PyConnection* t_current;
+    struct Current {
+        explicit Current(PyConnection* c) : saved(t_current) { t_current = c; }
+        ~Current() { t_current = saved; }
+        PyConnection* saved;
+    };
+
+    static std::string peer(Transport& t) {
+        return t.peer().host + ":" + std::to_string(t.peer().port);
+    }
+
+    // The instance and the transport object, on the main heap (a section).
+    bool create(Transport& t) {
+        if (!PxInterp_main_heap_enter())
+            return false;
+        bool ok = false;
+        auto* tobj = PyObject_New(TransportObject, g_transport_type);
+        if (tobj != nullptr) {
+            tobj->conn = &t;
+            transport_ = reinterpret_cast<PyObject*>(tobj);
+            instance_ = PyObject_CallNoArgs(entry_.protocol);
+            ok = instance_ != nullptr;
+        }
+        PxInterp_main_heap_exit();
+        return ok;
+    }
+
+    void release() {
+        if (instance_ == nullptr && transport_ == nullptr)
+            return;
+        if (transport_ != nullptr)
+            reinterpret_cast<TransportObject*>(transport_)->conn = nullptr;
+        if (PxInterp_main_heap_enter()) {
+            Py_CLEAR(instance_);
+            Py_CLEAR(transport_);
+            PxInterp_main_heap_exit();
+        } else {
+            PyErr_Clear(); // cannot happen inside the gate; leak rather than free wrongly
+        }
+    }
+
+    // instance.name(transport[, arg]); the result is sent. A missing optional method is
+    // skipped. An exception is queued and closes the connection.
+    void call(Transport& t, const char* name, PyObject* arg, bool optional) {
+        PyObject* method = PyObject_GetAttrString(instance_, name);
+        if (method == nullptr) {
+            if (optional && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                PyErr_Clear();
+                return;
+            }
+            report_failure(std::string(name) + "() of " + peer(t));
+            t.close();
+            return;
+        }
+        PyObject* result = arg ? PyObject_CallFunctionObjArgs(method, transport_, arg, nullptr)
+                               : PyObject_CallOneArg(method, transport_);
+        Py_DECREF(method);
+        if (result == nullptr || !send_result(t, result, name)) {
+            report_failure(std::string(name) + "() of " + peer(t));
+            t.close();
+        }
+        Py_XDECREF(result);
+    }
+
+    ServerEntry& entry_;
+    std::unique_ptr<runtime::Protocol> http_;
+    PyObject* instance_ = nullptr;
+    PyObject* transport_ = nullptr;
+};
+
+thread_local PyConnection* PyConnection::t_current = nullptr;
+
+// instance._px_request(method, path, query, headers, body, version) returns
+// (status, headers, body): body is bytes, or a str path when status is None (a file, sent
+// with the request's Range honoured).
+HttpResponse PyConnection::handle(const HttpRequest& request, Transport& t) {
+    PyConnection* c = t_current;
+    auto fail = [&](const char* where) {
+        report_failure(std::string(where) + " for " + request.method + " " + request.target +
+                       " from " + peer(t));
+        t.count_error();
+        return HttpResponse::text(500, "internal server error\n");
+    };
+    if (c == nullptr || c->instance_ == nullptr)
+        return HttpResponse::text(500, "internal server error\n");
+    PyObject* headers = PyList_New(static_cast<Py_ssize_t>(request.headers.size()));
+    if (headers == nullptr)
+        return fail("the request");
+    for (std::size_t i = 0; i < request.headers.size(); ++i) {
+        const auto& h = request.headers[i];
+        PyObject* pair =
+            Py_BuildValue("(s#s#)", h.name.data(), static_cast<Py_ssize_t>(h.name.size()),
+                          h.value.data(), static_cast<Py_ssize_t>(h.value.size()));
+        if (pair == nullptr) {
+            Py_DECREF(headers);
+            return fail("the request");
+        }
+        PyList_SET_ITEM(headers, static_cast<Py_ssize_t>(i), pair);
+    }
+    PyObject* result = PyObject_CallMethod(
+        c->instance_, "_px_request", "s#s#s#Oy#I", request.method.data(),
+        static_cast<Py_ssize_t>(request.method.size()), request.path.data(),
+        static_cast<Py_ssize_t>(request.path.size()), request.query.data(),
+        static_cast<Py_ssize_t>(request.query.size()), headers, request.body.data(),
+        static_cast<Py_ssize_t>(request.body.size()), request.version);
+    Py_DECREF(headers);
+    if (result == nullptr)
+        return fail("the route");
+    HttpResponse response;
+    PyObject *status, *out_headers, *body;
+    if (!PyTuple_Check(result) || PyTuple_GET_SIZE(result) != 3) {
+        Py_DECREF(result);
+        PyErr_SetString(PyExc_TypeError, "_px_request() must return (status, headers, body)");
+        return fail("the route");
+    }
+    status = PyTuple_GET_ITEM(result, 0);
+    out_headers = PyTuple_GET_ITEM(result, 1);
+    body = PyTuple_GET_ITEM(result, 2);
+    std::string content_type = "application/octet-stream";
+    PyObject* seq = PySequence_Fast(out_headers, "_px_request(): headers must be a sequence");
+    if (seq == nullptr) {
+        Py_DECREF(result);
+        return fail("the route");
+    }
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); ++i) {
+        const char *name = nullptr, *value = nullptr;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "ss;a header must be (str, str)",
+                              &name, &value)) {
+            Py_DECREF(seq);
+            Py_DECREF(result);
+            return fail("the route");
+        }
+        if (strcasecmp(name, "Content-Type") == 0)
+            content_type = value;
+        response.headers.push_back({name, value});
+    }
+    Py_DECREF(seq);
+    if (status == Py_None) { // a file
+        Py_ssize_t n = 0;
+        const char* path = PyUnicode_Check(body) ? PyUnicode_AsUTF8AndSize(body, &n) : nullptr;
+        if (path == nullptr) {
+            Py_DECREF(result);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "_px_request(): a file body must be a str path");
+            return fail("the route");
+        }
+        HttpResponse file = runtime::file_response(
+            request, std::string(path, static_cast<std::size_t>(n)), content_type);
+        for (auto& h : response.headers) // file_response() set the Content-Type already
+            if (strcasecmp(h.name.c_str(), "Content-Type") != 0)
+                file.headers.push_back(std::move(h));
+        Py_DECREF(result);
+        return file;
+    }
+    long code = PyLong_AsLong(status);
+    if ((code == -1 && PyErr_Occurred()) || code < 100 || code > 999) {
+        Py_DECREF(result);
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_ValueError, "HTTP status %ld is out of range", code);
+        return fail("the route");
+    }
+    response.status = static_cast<unsigned>(code);
+    char* data = nullptr;
+    Py_ssize_t size = 0;
+    if (PyBytes_AsStringAndSize(body, &data, &size) < 0) {
+        Py_DECREF(result);
+        return fail("the route");
+    }
+    response.body.assign(data, static_cast<std::size_t>(size));
+    Py_DECREF(result);
+    return response;
+}
+
+// ---- worker thread hooks
+// -------------------------------------------------------------------------
+
+void worker_started(ServerEntry& entry) {
+    t_tstate = new_worker_thread_state();
+    std::lock_guard lock(entry.ids_mutex);
+    entry.thread_ids.push_back(static_cast<long>(syscall(SYS_gettid)));
+}
+
+void worker_stopped() {
+    delete_worker_thread_state(t_tstate);
+    t_tstate = nullptr;
+}
+
+// ---- module functions
+// ----------------------------------------------------------------------------
+
+bool check_main(const char* what) {
+    if (in_parallel_context()) {
+        PyErr_Format(PyExc_RuntimeError, "parallel.%s() cannot be called from a parallel context",
+                     what);
+        return false;
+    }
+    if (!is_main_thread()) {
+        PyErr_Format(PyExc_RuntimeError, "parallel.%s() must be called from the main thread", what);
+        return false;
+    }
+    return true;
+}
+
+PyObject* server_port(PyObject* self, void*) {
+    return PyLong_FromUnsignedLong(reinterpret_cast<ServerObject*>(self)->entry->port);
+}
+PyObject* server_host(PyObject* self, void*) {
+    return PyUnicode_FromString(reinterpret_cast<ServerObject*>(self)->entry->host.c_str());
+}
+PyObject* server_workers(PyObject* self, void*) {
+    return PyLong_FromUnsignedLong(reinterpret_cast<ServerObject*>(self)->entry->workers);
+}
+PyObject* server_repr(PyObject* self) {
+    ServerEntry* e = reinterpret_cast<ServerObject*>(self)->entry;
+    return PyUnicode_FromFormat("<parallel.Server %s:%u, %u workers%s>", e->host.c_str(),
+                                static_cast<unsigned>(e->port), e->workers,
+                                e->finished ? ", stopped" : "");
+}
+
+void server_dealloc(PyObject* self) {
+    ServerEntry* e = reinterpret_cast<ServerObject*>(self)->entry;
+    if (e != nullptr) {
+        // Never registered or run, or run and joined: nothing runs on it any more.
+        Py_CLEAR(e->protocol);
+        delete e;
+    }
+    PyTypeObject* type = Py_TYPE(self);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+void transport_dealloc(PyObject* self) {
+    PyTypeObject* type = Py_TYPE(self);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+PyGetSetDef g_server_getset[] = {{"port", server_port, nullptr, "the bound port", nullptr},
+                                 {"host", server_host, nullptr, "the bound address", nullptr},
+                                 {"workers", server_workers, nullptr, "worker threads", nullptr},
+                                 {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+bool parse_positive(PyObject* obj, const char* name, unsigned* out, unsigned max) {
+    if (obj == nullptr || obj == Py_None)
+        return true;
+    long v = PyLong_AsLong(obj);
+    if (v == -1 && PyErr_Occurred())
+        return false;
+    if (v < 1 || static_cast<unsigned long>(v) > max) {
+        PyErr_Format(PyExc_ValueError, "parallel.server(): %s must be between 1 and %u, got %ld",
+                     name, max, v);
+        return false;
+    }
+    *out = static_cast<unsigned>(v);
+    return true;
+}
+
+} // namespace
+
+bool init_server_types(PyObject* module) {
+    static PyType_Slot transport_slots[] = {
+        {Py_tp_doc, const_cast<char*>("A connection, as its protocol callbacks see it.")},
+        {Py_tp_methods, g_transport_methods},
+        {Py_tp_getset, g_transport_getset},
+        {Py_tp_dealloc, reinterpret_cast<void*>(transport_dealloc)},
+        {0, nullptr}};
+    static PyType_Spec transport_spec = {"parallel.Transport", sizeof(TransportObject), 0,
+                                         Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+                                         transport_slots};
+    static PyType_Slot server_slots[] = {
+        {Py_tp_doc, const_cast<char*>("A listening socket; parallel.server() makes one.")},
+        {Py_tp_getset, g_server_getset},
+        {Py_tp_repr, reinterpret_cast<void*>(server_repr)},
+        {Py_tp_dealloc, reinterpret_cast<void*>(server_dealloc)},
+        {0, nullptr}};
+    static PyType_Spec server_spec = {"parallel.Server", sizeof(ServerObject), 0,
+                                      Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+                                      server_slots};
+    g_transport_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&transport_spec));
+    g_server_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&server_spec));
+    if (g_transport_type == nullptr || g_server_type == nullptr)
+        return false;
+    // The module keeps its own references; these two stay for the process.
+    Py_INCREF(g_transport_type);
+    Py_INCREF(g_server_type);
+    return PyModule_AddObject(module, "Transport", reinterpret_cast<PyObject*>(g_transport_type)) ==
+               0 &&
+           PyModule_AddObject(module, "Server", reinterpret_cast<PyObject*>(g_server_type)) == 0;
+}
+
+PyObject* server(PyObject*, PyObject* args, PyObject* kwargs) {
+    static const char* keywords[] = {"host", "port", "workers", nullptr};
+    const char* host = "127.0.0.1";
+    int port = 8080;
+    PyObject* workers_obj = nullptr;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|si$O:server", const_cast<char**>(keywords),
+                                     &host, &port, &workers_obj))
+        return nullptr;
+    if (!check_main("server"))
+        return nullptr;
+    if (port < 0 || port > 65535) {
+        PyErr_Format(PyExc_ValueError, "parallel.server(): port must be 0..65535, got %d", port);
+        return nullptr;
+    }
+    unsigned workers = runtime::cpu_count();
+    if (!parse_positive(workers_obj, "workers", &workers, 1024))
+        return nullptr;
+    auto* obj = PyObject_New(ServerObject, g_server_type);
+    if (obj == nullptr)
+        return nullptr;
+    obj->entry = new ServerEntry;
+    ServerEntry& e = *obj->entry;
+    runtime::ServerOptions options;
+    options.host = host;
+    options.port = static_cast<std::uint16_t>(port);
+    options.workers = workers;
+    const char* poison = std::getenv("PXKIT_POISON");
+    options.heap.poison_rewound = poison != nullptr && poison[0] != '\0' && poison[0] != '0';
+    options.thread_start = [&e](unsigned) { worker_started(e); };
+    options.thread_stop = [](unsigned) { worker_stopped(); };
+    // The factory runs on a worker for each connection; it reads e.http, fixed by register()
+    // before run() starts the server.
+    auto http_factory = runtime::http_protocol(&PyConnection::handle);
+    runtime::ProtocolFactory factory = [&e, http_factory]() -> std::unique_ptr<runtime::Protocol> {
+        return std::make_unique<PyConnection>(e, e.http ? http_factory() : nullptr);
+    };
+    try {
+        e.server = std::make_unique<runtime::Server>(std::move(options), std::move(factory));
+    } catch (const std::system_error& err) {
+        Py_DECREF(obj);
+        errno = err.code().value();
+        PyErr_Format(PyExc_OSError, "parallel.server(%s, %d): %s", host, port, err.what());
+        return nullptr;
+    } catch (const std::exception& err) {
+        Py_DECREF(obj);
+        PyErr_Format(PyExc_RuntimeError, "parallel.server(%s, %d): %s", host, port, err.what());
+        return nullptr;
+    }
+    e.host = host;
+    e.port = e.server->port();
+    e.workers = e.server->workers();
+    return reinterpret_cast<PyObject*>(obj);
+}
+
+PyObject* register_protocol(PyObject*, PyObject* args, PyObject* kwargs) {
+    static const char* keywords[] = {"transport", "protocol", nullptr};
+    PyObject* transport = nullptr;
+    PyObject* protocol = nullptr;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O:register", const_cast<char**>(keywords),
+                                     g_server_type, &transport, &protocol))
+        return nullptr;
+    if (!check_main("register"))
+        return nullptr;
+    ServerEntry& e = *reinterpret_cast<ServerObject*>(transport)->entry;
+    if (!PyType_Check(protocol)) {
+        PyErr_Format(PyExc_TypeError,
+                     "parallel.register(): protocol must be a class (one instance is made per "
+                     "connection), not %.200s",
+                     Py_TYPE(protocol)->tp_name);
+        return nullptr;
+    }
+    if (e.protocol != nullptr || e.finished) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "parallel.register(): this server already has a protocol; make another "
+                        "with parallel.server()");
+        return nullptr;
+    }
+    int http = PyObject_HasAttrString(protocol, "_px_request");
+    if (!http) {
+        for (const char* name : {"data_received"}) {
+            if (!PyObject_HasAttrString(protocol, name)) {
+                PyErr_Format(PyExc_TypeError,
+                             "parallel.register(): %.200s has no %s(self, transport, data) method",
+                             reinterpret_cast<PyTypeObject*>(protocol)->tp_name, name);
+                return nullptr;
+            }
+        }
+    }
+    e.http = http != 0;
+    e.protocol = Py_NewRef(protocol);
+    Py_INCREF(transport);
+    g_registered.push_back(reinterpret_cast<ServerObject*>(transport));
+    Py_RETURN_NONE;
+}
+
+PyObject* stop(PyObject*, PyObject*) {
+    g_stop_requested = true; // any thread, a context included
+    wake_main();
+    Py_RETURN_NONE;
+}
+
+namespace {
+
+extern "C" void on_sigterm(int) { g_sigterm = 1; }
+
+// Starts every registered server that is not running yet, each on a thread of its own that
+// blocks asynchronous signals (they stay with the main thread).
+bool start_servers() {
+    sigset_t all, old;
+    sigfillset(&all);
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS})
+        sigdelset(&all, sig);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    bool ok = true;
+    for (ServerObject* s : g_registered) {
+        ServerEntry& e = *s->entry;
+        if (e.thread.joinable() || e.finished)
+            continue;
+        try {
+            e.thread = std::thread([&e] {
+                e.server->run();
+                e.finished = true;
+                wake_main();
+            });
+        } catch (const std::exception& err) {
+            PyErr_Format(PyExc_RuntimeError, "parallel.run(): cannot start a server thread: %s",
+                         err.what());
+            ok = false;
+            break;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return ok;
+}
+
+// Stops every server, waits for their threads; main parked meanwhile (callbacks finish).
+void stop_and_join_servers() {
+    for (ServerObject* s : g_registered)
+        s->entry->server->stop();
+    for (ServerObject* s : g_registered) {
+        ServerEntry& e = *s->entry;
+        while (e.thread.joinable() && !e.finished) {
+            std::unique_lock lock(g_queue_mutex);
+            g_queue_cv.wait_for(lock, std::chrono::milliseconds(20));
+            lock.unlock();
+            MainHeapTurn turn;
+            log_new_errors();
+        }
+        if (e.thread.joinable())
+            e.thread.join();
+    }
+    MainHeapTurn turn;
+    log_new_errors();
+    for (ServerObject* s : g_registered)
+        Py_DECREF(s);
+    g_registered.clear();
+}
+
+// The main loop of run() (timeout < 0) and run_once(). Returns false with an exception set
+// when a signal handler raised something other than KeyboardInterrupt (servers stopped).
+bool serve(double timeout) {
+    if (g_registered.empty()) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "nothing to run: make a server and register a protocol first, e.g. "
+                        "parallel.register(transport=parallel.server('127.0.0.1', 8080), "
+                        "protocol=MyProtocol)");
+        return false;
+    }
+    if (g_started == std::chrono::steady_clock::time_point{})
+        g_started = std::chrono::steady_clock::now();
+    struct sigaction term_old {};
+    bool term_installed = false;
+    if (sigaction(SIGTERM, nullptr, &term_old) == 0 && term_old.sa_handler == SIG_DFL) {
+        struct sigaction sa {};
+        sa.sa_handler = on_sigterm;
+        sigemptyset(&sa.sa_mask);
+        term_installed = sigaction(SIGTERM, &sa, nullptr) == 0;
+    }
+    const int gc_was_enabled = PyGC_Disable();
+    g_running = true;
+    park_main();
+    g_gate.open();
+    bool ok = start_servers();
+    PyObject* interrupt = nullptr;
+    bool stopping = !ok;
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        std::chrono::duration<double>(timeout < 0 ? 0 : timeout));
+    while (!stopping) {
+        {
+            std::unique_lock lock(g_queue_mutex);
+            auto tick = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+            if (timeout >= 0 && deadline < tick)
+                tick = deadline;
+            g_queue_cv.wait_until(lock, tick,
+                                  [] { return !g_new_errors.empty() || g_stop_requested.load(); });
+        }
+        MainHeapTurn turn;
+        log_new_errors();
+        if (PyErr_CheckSignals() < 0) {
+            if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+                PyErr_Clear(); // Ctrl-C: a graceful stop
+            } else {
+                PyObject *type, *tb;
+                PyErr_Fetch(&type, &interrupt, &tb);
+                PyErr_NormalizeException(&type, &interrupt, &tb);
+                if (interrupt != nullptr && tb != nullptr)
+                    PyException_SetTraceback(interrupt, tb);
+                Py_XDECREF(type);
+                Py_XDECREF(tb);
+            }
+            stopping = true;
+        }
+        if (g_sigterm || g_stop_requested)
+            stopping = true;
+        bool all_finished = true;
+        for (ServerObject* s : g_registered)
+            all_finished = all_finished && s->entry->finished;
+        if (all_finished)
+            stopping = true;
+        if (!stopping && timeout >= 0 && std::chrono::steady_clock::now() >= deadline)
+            break;
+    }
+    if (stopping) {
+        stop_and_join_servers();
+        g_stop_requested = false;
+        g_sigterm = 0;
+    }
+    g_gate.close();
+    unpark_main();
+    g_running = false;
+    if (gc_was_enabled)
+        PyGC_Enable();
+    if (term_installed)
+        sigaction(SIGTERM, &term_old, nullptr);
+    if (interrupt != nullptr) {
+        PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(interrupt)), interrupt);
+        Py_DECREF(interrupt);
+        return false;
+    }
+    return ok;
+}
+
+} // namespace
+
+PyObject* run(PyObject*, PyObject*) {
+    if (!check_main("run"))
+        return nullptr;
+    if (g_running) {
+        PyErr_SetString(PyExc_RuntimeError, "parallel.run() is running already");
+        return nullptr;
+    }
+    if (!serve(-1.0))
+        return nullptr;
+    Py_RETURN_NONE;
+}
+
+PyObject* run_once(PyObject*, PyObject* args, PyObject* kwargs) {
+    static const char* keywords[] = {"timeout", nullptr};
+    double timeout = 0.0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|d:run_once", const_cast<char**>(keywords),
+                                     &timeout))
+        return nullptr;
+    if (!check_main("run_once"))
+        return nullptr;
+    if (g_running) {
+        PyErr_SetString(PyExc_RuntimeError, "parallel.run_once() called while parallel.run() runs");
+        return nullptr;
+    }
+    if (timeout < 0 || timeout != timeout) {
+        PyErr_SetString(PyExc_ValueError, "parallel.run_once(): timeout must be >= 0 seconds");
+        return nullptr;
+    }
+    if (!g_registered.empty() && !serve(timeout))
+        return nullptr;
+    if (!g_kept_errors.empty()) { // the oldest callback exception
+        QueuedError* q = g_kept_errors.front();
+        g_kept_errors.pop_front();
+        PyObject* exc = build_exception(q->error);
+        q->error.clear();
+        delete q;
+        if (exc == nullptr)
+            return nullptr;
+        PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc)), exc);
+        Py_DECREF(exc);
+        return nullptr;
+    }
+    Py_RETURN_NONE;
+}
+
+void shutdown_servers() {
+    if (g_registered.empty())
+        return;
+    // Servers run_once() started are still serving: let their callbacks finish while the
+    // main thread is parked here, then close everything.
+    park_main();
+    g_gate.open();
+    stop_and_join_servers();
+    g_gate.close();
+    unpark_main();
+}
+
+PyObject* server_stats() {
+    PyObject* list = PyList_New(0);
+    if (list == nullptr)
+        return nullptr;
+    for (ServerObject* s : g_registered) {
+        ServerEntry& e = *s->entry;
+        runtime::ServerStats st = e.server->stats();
+        PyObject* ids;
+        {
+            std::lock_guard lock(e.ids_mutex);
+            ids = PyList_New(0);
+            for (long id : e.thread_ids)
+                if (ids != nullptr) {
+                    PyObject* v = PyLong_FromLong(id);
+                    if (v == nullptr || PyList_Append(ids, v) < 0)
+                        Py_CLEAR(ids);
+                    Py_XDECREF(v);
+                }
+        }
+        PyObject* per_worker = PyList_New(0);
+        for (const auto& w : st.workers) {
+            PyObject* d = Py_BuildValue("{sKsKsKsKsK}", "open", (unsigned long long)w.open, "total",
+                                        (unsigned long long)w.total, "requests",
+                                        (unsigned long long)w.requests, "bytes_sent",
+                                        (unsigned long long)w.bytes_sent, "errors",
+                                        (unsigned long long)w.errors);
+            if (per_worker == nullptr || d == nullptr || PyList_Append(per_worker, d) < 0)
+                Py_CLEAR(per_worker);
+            Py_XDECREF(d);
+        }
+        PyObject* d = nullptr;
+        if (ids != nullptr && per_worker != nullptr)
+            d = Py_BuildValue(
+                "{sssIsIsKsKsKsKsKsOsO}", "host", e.host.c_str(), "port",
+                static_cast<unsigned>(e.port), "workers", e.workers, "connections",
+                (unsigned long long)st.open, "connections_total", (unsigned long long)st.total,
+                "requests", (unsigned long long)st.requests, "bytes_sent",
+                (unsigned long long)st.bytes_sent, "errors", (unsigned long long)st.errors,
+                "per_worker", per_worker, "thread_ids", ids);
+        Py_XDECREF(ids);
+        Py_XDECREF(per_worker);
+        if (d == nullptr || PyList_Append(list, d) < 0) {
+            Py_XDECREF(d);
+            Py_DECREF(list);
+            return nullptr;
+        }
+        Py_DECREF(d);
+    }
+    return list;
+}
+
+double server_elapsed() {
+    if (g_started == std::chrono::steady_clock::time_point{})
+        return 0.0;
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - g_started).count();
+}
+
+} // namespace px::interp
+
+namespace px::interp {
+
+// parallel.stats(): the servers' counters summed, per server and per worker.
+PyObject* stats(PyObject*, PyObject*) {
+    PyObject* servers = server_stats();
+    if (servers == nullptr)
+        return nullptr;
+    unsigned long long open = 0, total = 0, requests = 0, bytes = 0, errors = 0;
+    PyObject* threads = PyList_New(0);
+    PyObject* per_worker = PyList_New(0);
+    for (Py_ssize_t i = 0; threads && per_worker && i < PyList_GET_SIZE(servers); ++i) {
+        PyObject* d = PyList_GET_ITEM(servers, i);
+        auto get = [&](const char* key) {
+            PyObject* v = PyDict_GetItemString(d, key);
+            return v ? PyLong_AsUnsignedLongLong(v) : 0ull;
+        };
+        open += get("connections");
+        total += get("connections_total");
+        requests += get("requests");
+        bytes += get("bytes_sent");
+        errors += get("errors");
+        PyObject* ids = PyDict_GetItemString(d, "thread_ids");
+        PyObject* workers = PyDict_GetItemString(d, "per_worker");
+        if (ids == nullptr || workers == nullptr) {
+            Py_CLEAR(threads);
+        } else {
+            for (Py_ssize_t k = 0; threads && k < PyList_GET_SIZE(ids); ++k)
+                if (PyList_Append(threads, PyList_GET_ITEM(ids, k)) < 0)
+                    Py_CLEAR(threads);
+            for (Py_ssize_t k = 0; per_worker && k < PyList_GET_SIZE(workers); ++k) {
+                PyObject* w = PyList_GET_ITEM(workers, k);
+                PyObject* c = Py_BuildValue("{sOsO}", "active", PyDict_GetItemString(w, "open"),
+                                            "total", PyDict_GetItemString(w, "total"));
+                if (c == nullptr || PyList_Append(per_worker, c) < 0)
+                    Py_CLEAR(per_worker);
+                Py_XDECREF(c);
+            }
+        }
+    }
+    PyObject* result = nullptr;
+    if (threads != nullptr && per_worker != nullptr && !PyErr_Occurred()) {
+        result = Py_BuildValue("{s{sKsKsO}s{}s{sKsKsKsKsKsO}sdsO}", "contexts", "active", open,
+                               "total", total, "per_worker", per_worker, "memory", "server",
+                               "connections", open, "connections_total", total, "requests",
+                               requests, "bytes_sent", bytes, "errors", errors, "servers", servers,
+                               "elapsed", server_elapsed(), "threads", threads);
+    }
+    Py_XDECREF(threads);
+    Py_XDECREF(per_worker);
+    Py_DECREF(servers);
+    return result;
+}
+
+} // namespace px::interp
