@@ -140,11 +140,13 @@ class Request:
 
 
 class _File:
-    __slots__ = ("path", "content_type")
+    __slots__ = ("path", "content_type", "offset", "count")
 
-    def __init__(self, path, content_type):
+    def __init__(self, path, content_type, offset=0, count=None):
         self.path = path
         self.content_type = content_type
+        self.offset = offset
+        self.count = count
 
 
 def route(func=None, *, methods=("GET", "HEAD")):
@@ -172,12 +174,16 @@ def json_serialization(request, obj):
     return json.dumps(obj).encode()
 
 
-def sendfile(request, path, content_type="application/octet-stream"):
-    """Serves the file at `path` zero-copy, honouring the request's Range header (206, 416);
-    404 when it is not a readable regular file."""
+def sendfile(request, path, content_type="application/octet-stream", *, offset=0, count=None):
+    """Serves the file at `path` zero-copy, or only its bytes [offset, offset + count) when
+    count is given (they are then the whole representation), honouring the request's Range
+    header within them (206, 416); 404 when it is not a readable regular file or the slice
+    lies past its end."""
+    if offset < 0 or (count is not None and count < 0):
+        raise ValueError("sendfile(): offset and count must be >= 0")
     if request.response.content_type is None:
         request.response.content_type = content_type
-    return _File(path, request.response.content_type)
+    return _File(path, request.response.content_type, offset, count)
 
 
 def _headers(response, content_type):
@@ -193,8 +199,9 @@ class HttpServer:
     def error(self, request, status, message=None):
         raise HttpError(status, message)
 
-    def sendfile(self, request, path, content_type="application/octet-stream"):
-        return sendfile(request, path, content_type)
+    def sendfile(self, request, path, content_type="application/octet-stream", *, offset=0,
+                 count=None):
+        return sendfile(request, path, content_type, offset=offset, count=count)
 
     def json(self, request, obj):
         return json_serialization(request, obj)
@@ -212,7 +219,8 @@ class HttpServer:
             return (status, _headers(request.response, TEXT), body)
         response = request.response
         if isinstance(value, _File):
-            return (None, _headers(response, value.content_type), value.path)
+            body = value.path if value.count is None else (value.path, value.offset, value.count)
+            return (None, _headers(response, value.content_type), body)
         if isinstance(value, (bytes, bytearray, memoryview)):
             body = bytes(value)
             ctype = response.content_type or TEXT
