@@ -1,0 +1,63 @@
+"""A raw protocol for the server tests: greets, echoes, and answers a few commands."""
+import sys
+import time
+
+import parallel
+
+
+class Echo:
+    def connection_made(self, transport):
+        return b"hello\r\n"
+
+    def data_received(self, transport, data):
+        cmd = data.strip()
+        if cmd == b"peer":
+            host, port = transport.peer
+            return "%s %d" % (host, port)
+        if cmd == b"boom":
+            raise ValueError("boom requested by the client")
+        if cmd == b"setattr":
+            self.seen = data  # per-connection state: refused (MutationError), connection closed
+        if cmd == b"badreturn":
+            return 42
+        if cmd == b"bye":
+            transport.send(b"bye\r\n")
+            transport.close()
+            return None
+        if cmd.startswith(b"file "):
+            _, path, offset, count = cmd.split()
+            transport.sendfile(path.decode(), int(offset), int(count))
+            return None
+        if cmd.startswith(b"sleep "):
+            time.sleep(float(cmd.split()[1]))
+            return b"slept"
+        if cmd.startswith(b"spin "):
+            end = time.monotonic() + float(cmd.split()[1])
+            n = 0
+            while time.monotonic() < end:
+                n += 1
+            return b"spun"
+        if cmd == b"stop":
+            parallel.stop()
+            return b"stopping"
+        if cmd == b"worker":
+            return str(parallel.thread_seq_id())
+        if cmd == b"stats":
+            return repr(sorted(parallel.stats()))
+        return b"You said: " + data
+
+    def connection_lost(self, transport, exc):
+        parallel.debug("lost %s" % (exc,))
+
+
+def main():
+    workers = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    server = parallel.server("127.0.0.1", 0, workers=workers)
+    parallel.register(transport=server, protocol=Echo)
+    print("echo on http://127.0.0.1:%d/" % server.port, flush=True)
+    parallel.run()
+    print("run returned", flush=True)
+
+
+if __name__ == "__main__":
+    main()
