@@ -299,7 +299,14 @@ stage_examples() {
         record "$stage" SKIP 0 "no examples/wiki yet"
         return
     fi
-    if ! python3 -m unittest discover -s examples/wiki >"$log" 2>&1; then
+    # The server tests run the wiki app on pxpython (cached by the pxpython-release stage).
+    local py
+    if ! py="$(interp/build.sh release 2>"$log" | tail -n 1)" || [[ ! -x "$py" ]]; then
+        show_tail "$log"
+        record "$stage" FAIL $((SECONDS - t0)) "interp/build.sh release failed"
+        return
+    fi
+    if ! PXPYTHON="$py" python3 -m unittest discover -s examples/wiki >>"$log" 2>&1; then
         show_tail "$log"
         record "$stage" FAIL $((SECONDS - t0)) "examples/wiki tests failed"
         return
