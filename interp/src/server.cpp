@@ -179,6 +179,19 @@ void log_new_errors() {
     }
 }
 
+// ---- heap memory of the connections --------------------------------------------------------
+
+// Each connection publishes its heap's figures at the end of each callback (its own thread
+// reads its own heap); stats() sums what is published. Relaxed: these are statistics.
+struct MemoryTotals {
+    std::atomic<long long> heaps{0};
+    std::atomic<long long> bytes_held{0};
+    std::atomic<long long> chunk_bytes{0};
+    std::atomic<long long> chunks{0};
+    std::atomic<unsigned long long> high_water{0}; // the largest of any connection heap
+};
+MemoryTotals g_memory;
+
 // ---- worker threads ----------------------------------------------------------------------------
 
 thread_local PyThreadState* t_tstate = nullptr;
@@ -402,9 +415,10 @@ public:
         if (http_) {
             Current current(this);
             http_->connection_made(t);
-            return;
+        } else {
+            call(t, "connection_made", nullptr, true);
         }
-        call(t, "connection_made", nullptr, true);
+        publish(t, false);
     }
 
     void data_received(Transport& t, std::string_view data) override {
@@ -414,17 +428,15 @@ public:
         if (http_) {
             Current current(this);
             http_->data_received(t, data);
-            return;
-        }
-        PyObject* bytes =
-            PyBytes_FromStringAndSize(data.data(), static_cast<Py_ssize_t>(data.size()));
-        if (bytes == nullptr) {
+        } else if (PyObject* bytes = PyBytes_FromStringAndSize(
+                       data.data(), static_cast<Py_ssize_t>(data.size()))) {
+            call(t, "data_received", bytes, false);
+            Py_DECREF(bytes);
+        } else {
             report_failure("data_received() of " + peer(t));
             t.close();
-            return;
         }
-        call(t, "data_received", bytes, false);
-        Py_DECREF(bytes);
+        publish(t, false);
     }
 
     void timed_out(Transport& t) override { // no Python here: no gate, no thread state
@@ -453,6 +465,7 @@ public:
             }
         }
         release();
+        publish(t, true);
     }
 
     ~PyConnection() override {
@@ -531,10 +544,39 @@ private:
         Py_XDECREF(result);
     }
 
+    // The heap's figures into g_memory (deltas against what this connection published).
+    void publish(Transport& t, bool last) {
+        long long held = 0, chunk_bytes = 0, chunks = 0;
+        if (!last && t.context().heap != nullptr) {
+            px::HeapStats st = t.context().heap->stats();
+            held = static_cast<long long>(st.bytes_held);
+            chunk_bytes = static_cast<long long>(st.chunk_bytes);
+            chunks = static_cast<long long>(st.chunks);
+            auto hw = static_cast<unsigned long long>(st.high_water);
+            unsigned long long seen = g_memory.high_water.load(std::memory_order_relaxed);
+            while (hw > seen && !g_memory.high_water.compare_exchange_weak(
+                                    seen, hw, std::memory_order_relaxed)) {
+            }
+        }
+        if (!published_ && !last)
+            g_memory.heaps.fetch_add(1, std::memory_order_relaxed);
+        if (published_ && last)
+            g_memory.heaps.fetch_sub(1, std::memory_order_relaxed);
+        published_ = !last;
+        g_memory.bytes_held.fetch_add(held - held_, std::memory_order_relaxed);
+        g_memory.chunk_bytes.fetch_add(chunk_bytes - chunk_bytes_, std::memory_order_relaxed);
+        g_memory.chunks.fetch_add(chunks - chunks_, std::memory_order_relaxed);
+        held_ = held;
+        chunk_bytes_ = chunk_bytes;
+        chunks_ = chunks;
+    }
+
     ServerEntry& entry_;
     std::unique_ptr<runtime::Protocol> http_;
     PyObject* instance_ = nullptr;
     PyObject* transport_ = nullptr;
+    bool published_ = false;
+    long long held_ = 0, chunk_bytes_ = 0, chunks_ = 0;
 };
 
 thread_local PyConnection* PyConnection::t_current = nullptr;
@@ -1206,11 +1248,19 @@ PyObject* stats(PyObject*, PyObject*) {
     }
     PyObject* result = nullptr;
     if (threads != nullptr && per_worker != nullptr && !PyErr_Occurred()) {
-        result = Py_BuildValue("{s{sKsKsO}s{}s{sKsKsKsKsKsO}sdsO}", "contexts", "active", open,
-                               "total", total, "per_worker", per_worker, "memory", "server",
-                               "connections", open, "connections_total", total, "requests",
-                               requests, "bytes_sent", bytes, "errors", errors, "servers", servers,
-                               "elapsed", server_elapsed(), "threads", threads);
+        result = Py_BuildValue(
+            "{s{sKsKsO}s{sKsKsKsKsK}s{sKsKsKsKsKsO}sdsO}", "contexts", "active", open, "total",
+            total, "per_worker", per_worker, "memory", "heaps",
+            static_cast<unsigned long long>(g_memory.heaps.load(std::memory_order_relaxed)),
+            "heap_bytes",
+            static_cast<unsigned long long>(g_memory.bytes_held.load(std::memory_order_relaxed)),
+            "high_water", g_memory.high_water.load(std::memory_order_relaxed), "chunk_bytes",
+            static_cast<unsigned long long>(g_memory.chunk_bytes.load(std::memory_order_relaxed)),
+            "chunks",
+            static_cast<unsigned long long>(g_memory.chunks.load(std::memory_order_relaxed)),
+            "server", "connections", open, "connections_total", total, "requests", requests,
+            "bytes_sent", bytes, "errors", errors, "servers", servers, "elapsed", server_elapsed(),
+            "threads", threads);
     }
     Py_XDECREF(threads);
     Py_XDECREF(per_worker);

@@ -104,13 +104,27 @@ class HttpAppTest(unittest.TestCase):
         self.assertIn("exception in the route for GET /boom from 127.0.0.1:", self.server.stderr())
 
     def test_stats_route(self):
-        status, _, body = self.request("GET", "/stats")
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=20)
+        try:  # one keep-alive connection: its first callback's heap is published by the second
+            conn.request("GET", "/args/warm")
+            conn.getresponse().read()
+            conn.request("GET", "/stats")
+            r = conn.getresponse()
+            status, body = r.status, r.read()
+        finally:
+            conn.close()
         stats = json.loads(body)
         self.assertEqual(status, 200)
         for key in ("contexts", "memory", "server", "elapsed", "threads"):
             self.assertIn(key, stats)
         self.assertGreaterEqual(stats["server"]["requests"], 1)
         self.assertEqual(len(stats["threads"]), 2)
+        memory = stats["memory"]
+        self.assertGreaterEqual(memory["heaps"], 1)  # this connection's heap at least
+        self.assertGreater(memory["heap_bytes"], 0)
+        self.assertGreaterEqual(memory["chunks"], 1)
+        self.assertGreaterEqual(memory["high_water"], memory["heap_bytes"] // max(memory["heaps"], 1))
+        self.assertEqual(stats["contexts"]["active"], stats["server"]["connections"])
 
     def test_cpu_route_is_correct(self):
         expected = str(sum(i * i % 7 for i in range(5000))).encode()
