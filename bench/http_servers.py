@@ -429,18 +429,35 @@ def settled_memory(pid, timeout=300):
     return previous
 
 
-def measure_wiki(args, stock, logs, tmp):
-    """gunicorn, 2 sync workers, serving the WSGI wiki app: memory idle and after load."""
+WIKI_SERVER = os.path.join(REPO, 'examples', 'wiki', 'server.py')
+
+
+def wiki_servers(stock, pxpython, data):
+    """The wiki app under gunicorn (index loaded once before the fork, and once per worker),
+    and pxkit's wiki server (examples/wiki/server.py) when there is a pxpython to run it."""
+    env = {'PXKIT_WIKI_DATA': data}
+    servers = [Server('gunicorn 2 sync, --preload', 'wiki-gunicorn-preload',
+                      gunicorn(stock, 2, 'wiki_wsgi:application', ['--preload']), 'prefork',
+                      env=env),
+               Server('gunicorn 2 sync, index per worker', 'wiki-gunicorn',
+                      gunicorn(stock, 2, 'wiki_wsgi:application'), 'prefork', env=env)]
+    if pxpython and os.path.exists(WIKI_SERVER):
+        servers.append(Server('pxkit 2 workers', 'wiki-pxkit',
+                              lambda port: [pxpython, WIKI_SERVER, '--host', '127.0.0.1',
+                                            '--port', str(port), '--workers', '2'],
+                              'pxkit', env=env))
+    return servers
+
+
+def measure_wiki(args, servers, logs, tmp):
+    """Each wiki server's memory (sum over its process tree) once loaded, and after --seconds
+    of wrk requesting 1000 random articles."""
     data = os.path.abspath(args.wiki_data)
     titles = sample_titles(data, 1000)
     paths = ['/wiki/' + urllib.parse.quote(t, safe='') for t in titles]
     script = wiki_lua(paths, tmp)
     rows = []
-    for label, key, extra in (('gunicorn 2 sync, --preload', 'wiki-gunicorn-preload',
-                               ['--preload']),
-                              ('gunicorn 2 sync, index per worker', 'wiki-gunicorn', [])):
-        server = Server(label, key, gunicorn(stock, 2, 'wiki_wsgi:application', extra), 'prefork',
-                        env={'PX_WIKI_DATA': data})
+    for server in servers:
         try:
             with Running(server, logs) as run:
                 probe = '/offsets/' + urllib.parse.quote(titles[0], safe='')
@@ -451,20 +468,22 @@ def measure_wiki(args, stock, logs, tmp):
                     raise RuntimeError(f'{paths[0]} answered {status}, {len(body)} bytes')
                 idle = settled_memory(run.proc.pid)
                 result = run_wrk(args, run.port, '/', args.seconds,
-                                 os.path.join(logs, f'{key}.wrk.txt'), script)
+                                 os.path.join(logs, f'{server.key}.wrk.txt'), script)
                 loaded = proc_memory.tree_memory(run.proc.pid)
-                rows.append((label, idle, loaded, result, ''))
+                rows.append((server.label, idle, loaded, result, ''))
         except (RuntimeError, ValueError, OSError, KeyError, http.client.HTTPException,
                 subprocess.TimeoutExpired) as e:
-            rows.append((label, None, None, None, f'{e} (log: {key}.log)'))
+            rows.append((server.label, None, None, None,
+                         f'{e} (log: {os.path.relpath(logs, REPO)}/{server.key}.log)'))
     return rows
 
 
-def print_wiki(rows, data_dir):
+def print_wiki(rows, data_dir, px_missing):
     titles = sum(1 for _ in open(os.path.join(data_dir, 'titles.txt'), 'rb'))
-    print(f'\nMemory: the WSGI wiki app ({titles:,} titles from {data_dir}), sum over the '
-          'process tree (master + workers); RSS counts shared pages once per process, PSS '
-          'divides them')
+    print(f'\nMemory: the wiki app ({titles:,} titles from {data_dir}), summed over the '
+          'process tree (a master and its workers); RSS counts a shared page once per process, '
+          'PSS divides it among them. Once loaded ("idle"), then after wrk on '
+          '/wiki/<title> for up to 1000 random titles ("load"):')
     print(f'  {"server":<36} {"procs":>5} {"RSS idle":>10} {"PSS idle":>10} '
           f'{"RSS load":>10} {"PSS load":>10} {"req/s":>9}')
     for label, idle, loaded, result, error in rows:
@@ -476,8 +495,10 @@ def print_wiki(rows, data_dir):
               f'{proc_memory.mib(idle["pss"]):>10} {proc_memory.mib(loaded["rss"]):>10} '
               f'{proc_memory.mib(loaded["pss"]):>10} {result.good_rps:>9,.0f}'
               + (f'  ({problems})' if problems else ''))
-    print('  pxkit wiki: not measured yet (pxkit\'s wiki app is not written; its row joins '
-          'this table with it)')
+    if px_missing:
+        print(f'  pxkit: not measured: {px_missing}')
+    elif not os.path.exists(WIKI_SERVER):
+        print(f'  pxkit: not measured: no {os.path.relpath(WIKI_SERVER, REPO)}')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,7 +561,8 @@ def main(argv=None):
     parser.add_argument('--uvicorn', action='store_true',
                         help='add uvicorn 1 and 2 workers, for information (not a reference)')
     parser.add_argument('--wiki-data', metavar='DIR',
-                        help='examples/wiki data: measure the WSGI wiki app\'s memory too')
+                        help='data made by examples/wiki/make_data.py: measure the memory of '
+                        'the wiki app under gunicorn and pxkit too')
     parser.add_argument('--no-deps', action='store_true', help='do not run bench/deps.sh')
     args = parser.parse_args(argv)
     args.seconds = args.seconds or (3 if args.quick else 10)
@@ -592,7 +614,10 @@ def main(argv=None):
             px2 = measure(args, pxkit_server(pxpython, 2), ['/hello', '/cpu'], logs)
             px1 = measure(args, pxkit_server(pxpython, 1), ['/cpu'], logs)
             rows.append(px2)
-        wiki_rows = measure_wiki(args, stock, logs, tmp) if args.wiki_data else None
+        wiki_rows = None
+        if args.wiki_data:
+            wiki_rows = measure_wiki(
+                args, wiki_servers(stock, pxpython, os.path.abspath(args.wiki_data)), logs, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -608,7 +633,7 @@ def main(argv=None):
     print(cpu_line('gunicorn sync (stock CPython, pre-fork)', prefork_m, prefork_1m)[0])
 
     if wiki_rows is not None:
-        print_wiki(wiki_rows, os.path.abspath(args.wiki_data))
+        print_wiki(wiki_rows, os.path.abspath(args.wiki_data), px_missing)
 
     print(f'\nload average after the run: {loadavg()}')
     print('Goals:')
