@@ -237,6 +237,13 @@ stage_pxpython() {
         return
     fi
     suites="$(tail -n 1 "$log")"
+    # Again with pymalloc's debug hooks: a main-heap block a context frees, or uses after a
+    # section freed it, shows up as 0xDD bytes instead of passing by chance.
+    if ! PYTHONMALLOC=pymalloc_debug "$py" -X faulthandler tests/python/run.py >>"$log" 2>&1; then
+        show_tail "$log"
+        record "$stage" FAIL $((SECONDS - t0)) "tests/python suites failed (pymalloc_debug)"
+        return
+    fi
     if ! PXKIT_POISON=1 "$py" tests/python/stress/stress_map.py >>"$log" 2>&1; then
         show_tail "$log"
         record "$stage" FAIL $((SECONDS - t0)) "stress run failed"

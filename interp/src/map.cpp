@@ -292,6 +292,10 @@ PyObject* map(PyObject*, PyObject* args, PyObject* kwargs) {
     return list;
 }
 
+bool map_call_on_main(const std::function<void()>& fn) {
+    return g_pool && g_pool->call_on_main(fn); // false unless a map() is running
+}
+
 void shutdown_workers() {
     g_pool.reset();
     std::lock_guard lock(g_workers_mutex);

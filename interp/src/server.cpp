@@ -38,6 +38,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -106,6 +107,18 @@ std::deque<QueuedError*> g_new_errors;    // not yet logged
 std::deque<QueuedError*> g_kept_errors;   // logged, kept for run_once() (main thread only)
 constexpr std::size_t kKeptErrors = 1000; // the oldest are dropped beyond this
 std::atomic<bool> g_stop_requested{false};
+
+// parallel.call_from_main_thread() from a server's callback: the call waits here until the
+// main thread's loop runs it (or refuses it: not serving, or shutting down).
+struct PendingCall {
+    const std::function<void()>* fn;
+    bool done = false;
+    const char* refusal = nullptr;
+};
+std::deque<PendingCall*> g_calls;        // guarded by g_queue_mutex
+std::condition_variable g_calls_done_cv; // with g_queue_mutex
+bool g_accepting_calls = false;          // guarded by g_queue_mutex
+const char* g_calls_refusal = "the main thread is not waiting in parallel.run()";
 volatile sig_atomic_t g_sigterm = 0;
 
 void wake_main() {
@@ -149,6 +162,34 @@ void report_failure(const std::string& where) {
         write_stderr("pxkit: exception in " + where + " (could not be queued)\n");
     }
     clear_outcome(out);
+}
+
+// Main thread, outside any MainHeapTurn (a call takes its own): runs or refuses the queued
+// main-thread calls, oldest first.
+void service_calls(bool refuse) {
+    for (;;) {
+        PendingCall* c = nullptr;
+        {
+            std::lock_guard lock(g_queue_mutex);
+            if (g_calls.empty())
+                return;
+            c = g_calls.front();
+            g_calls.pop_front();
+        }
+        if (refuse)
+            c->refusal = "the server is shutting down";
+        else
+            (*c->fn)();
+        std::lock_guard lock(g_queue_mutex);
+        c->done = true;
+        g_calls_done_cv.notify_all();
+    }
+}
+
+void accept_calls(bool accept, const char* refusal) {
+    std::lock_guard lock(g_queue_mutex);
+    g_accepting_calls = accept;
+    g_calls_refusal = refusal;
 }
 
 // Main thread, inside a MainHeapTurn: log what the workers queued, keep it for run_once().
@@ -991,6 +1032,7 @@ void stop_and_join_servers() {
             std::unique_lock lock(g_queue_mutex);
             g_queue_cv.wait_for(lock, std::chrono::milliseconds(20));
             lock.unlock();
+            service_calls(true);
             MainHeapTurn turn;
             log_new_errors();
         }
@@ -1027,6 +1069,7 @@ bool serve(double timeout) {
     const int gc_was_enabled = PyGC_Disable();
     g_running = true;
     park_main();
+    accept_calls(true, nullptr);
     g_gate.open();
     bool ok = start_servers();
     PyObject* interrupt = nullptr;
@@ -1040,9 +1083,11 @@ bool serve(double timeout) {
             auto tick = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
             if (timeout >= 0 && deadline < tick)
                 tick = deadline;
-            g_queue_cv.wait_until(lock, tick,
-                                  [] { return !g_new_errors.empty() || g_stop_requested.load(); });
+            g_queue_cv.wait_until(lock, tick, [] {
+                return !g_new_errors.empty() || !g_calls.empty() || g_stop_requested.load();
+            });
         }
+        service_calls(false);
         MainHeapTurn turn;
         log_new_errors();
         if (PyErr_CheckSignals() < 0) {
@@ -1070,10 +1115,14 @@ bool serve(double timeout) {
             break;
     }
     if (stopping) {
+        accept_calls(false, "the server is shutting down");
+        service_calls(true);
         stop_and_join_servers();
         g_stop_requested = false;
         g_sigterm = 0;
     }
+    accept_calls(false, "the main thread is not waiting in parallel.run()");
+    service_calls(true);
     g_gate.close();
     unpark_main();
     g_running = false;
@@ -1134,6 +1183,23 @@ PyObject* run_once(PyObject*, PyObject* args, PyObject* kwargs) {
         return nullptr;
     }
     Py_RETURN_NONE;
+}
+
+bool server_call_on_main(const std::function<void()>& fn, const char** refusal) {
+    PendingCall call{&fn};
+    std::unique_lock lock(g_queue_mutex);
+    if (!g_accepting_calls) {
+        *refusal = g_calls_refusal;
+        return false;
+    }
+    g_calls.push_back(&call);
+    g_queue_cv.notify_all();
+    g_calls_done_cv.wait(lock, [&] { return call.done; });
+    if (call.refusal != nullptr) {
+        *refusal = call.refusal;
+        return false;
+    }
+    return true;
 }
 
 void shutdown_servers() {

@@ -12,6 +12,8 @@
 
 #include <Python.h>
 
+#include <functional>
+
 namespace px::interp {
 
 // The main thread's side of main-heap sections. park() says "I run no Python until
@@ -60,5 +62,17 @@ void shutdown_servers();
 PyObject* server_stats();
 double server_elapsed(); // seconds since the first run()/run_once(), 0 before
 PyObject* stats(PyObject* module, PyObject* unused); // parallel.stats()
+
+// Runs fn on the main thread while it waits in parallel.map() (the pool's call_on_main) or in
+// parallel.run()/run_once() (its loop), and returns once fn has run; false, with *refusal
+// saying why, when the main thread waits in neither or the server is shutting down. fn takes
+// a MainHeapTurn itself. Called from workers.
+bool run_on_main(const std::function<void()>& fn, const char** refusal);
+bool map_call_on_main(const std::function<void()>& fn);
+bool server_call_on_main(const std::function<void()>& fn, const char** refusal);
+// parallel.call_from_main_thread(func, *args, **kwargs), also a decorator (main_calls.cpp),
+// and parallel._call_on_main, the call itself (what the decorator's wrapper calls).
+PyObject* call_from_main_thread(PyObject* module, PyObject* args, PyObject* kwargs);
+PyObject* call_on_main(PyObject* module, PyObject* args, PyObject* kwargs);
 
 } // namespace px::interp

@@ -5,6 +5,19 @@ import time
 import parallel
 
 
+COUNTS = {}  # main-thread state, changed only by bump() on the main thread
+
+
+def bump(name):
+    COUNTS[name] = COUNTS.get(name, 0) + 1
+    return COUNTS[name]
+
+
+def slow_main_call(seconds):
+    time.sleep(seconds)
+    return "late"
+
+
 class Echo:
     def connection_made(self, transport):
         return b"hello\r\n"
@@ -42,6 +55,16 @@ class Echo:
             return b"stopping"
         if cmd == b"worker":
             return str(parallel.thread_seq_id())
+        if cmd.startswith(b"count "):
+            return str(parallel.call_from_main_thread(bump, cmd[6:].decode()))
+        if cmd == b"spin-then-call":  # still running when a stop comes, then calls main
+            end = time.monotonic() + 1.0
+            while time.monotonic() < end:
+                pass
+            try:
+                return parallel.call_from_main_thread(slow_main_call, 0.1)
+            except RuntimeError as e:
+                return "refused: %s" % e
         if cmd == b"stats":
             return repr(sorted(parallel.stats()))
         return b"You said: " + data
