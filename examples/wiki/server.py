@@ -1,0 +1,255 @@
+"""The wiki example server: articles of one large XML dump, served from parallel contexts.
+
+    examples/wiki/run.sh [--port 8080]          # build pxpython, make the data, serve
+    pxpython examples/wiki/server.py [--host H] [--port P] [--workers N]   # serve
+    pxpython -m parallel.http examples.wiki.server:Wiki --port 8080      # the same, generically
+
+The data directory is $PXKIT_WIKI_DATA, by default examples/wiki/data (make_data.py's output).
+
+The main thread loads the title index at import, before the server starts: titles in a sorted
+list, offsets and lengths in two array('Q') (wikidata.py), and opens the dump once. Routes run
+in parallel contexts and only read those objects: a lookup is wikidata.find, a bisect.
+
+    /                 this index of routes, with example links
+    /hello            Hello, World!
+    /wiki/<title>     the article's <page>...</page> element, byte for byte from the dump;
+                      a client Range applies within the article (206, 416)
+    /offsets/<title>  {"title": ..., "offset": ..., "length": ...}
+    /dump             the whole dump, zero-copy (sendfile), honouring Range
+    /stats            parallel.stats()
+
+Titles arrive URL-quoted (spaces, non-ASCII, &, ?, #, %); parallel.http unquotes each path
+segment. An unknown title is a 404.
+
+Why /wiki reads with os.pread instead of sendfile: parallel.http's sendfile() serves a whole
+file and applies the client's Range to that file; a route cannot name a byte range of a file
+(an offset and a count) for the server to send. So /wiki copies the article (at most a few
+hundred KiB) with pread on a descriptor opened at import, which is safe from any thread
+because pread does not move a file position, and applies the client's Range to the article
+itself, with the rules the C++ layer uses for files (runtime::parse_range). /dump shows the
+zero-copy path: `curl -r OFFSET-END /dump` gives the same bytes as /wiki/<title>.
+"""
+
+import argparse
+import os
+import sys
+import urllib.parse
+
+import parallel
+from parallel.http import HttpServer, route
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)  # for wikidata, whether imported as server or examples.wiki.server
+
+import wikidata  # noqa: E402
+
+DATA_ENV = 'PXKIT_WIKI_DATA'
+XML = 'application/xml; charset=utf-8'
+MAX_OFFSET = 2 ** 64 - 1  # the C++ layer parses range bounds as uint64
+
+
+def data_directory():
+    return os.path.abspath(os.environ.get(DATA_ENV) or os.path.join(HERE, 'data'))
+
+
+def load(directory):
+    """(titles, offsets, lengths, dump path, dump descriptor); ImportError with what to do when
+    the data is missing or unreadable, so `-m parallel.http` reports it in one line."""
+    try:
+        titles, offsets, lengths = wikidata.load_index(directory)
+        path = wikidata.dump_path(directory)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except (OSError, ValueError) as e:
+        raise ImportError(f'no usable wiki data in {directory} ({e}); generate it with '
+                          f'`python3 examples/wiki/make_data.py {directory}` or point '
+                          f'{DATA_ENV} at a generated directory') from e
+    return titles, offsets, lengths, path, fd
+
+
+DATA_DIR = data_directory()
+try:
+    TITLES, OFFSETS, LENGTHS, DUMP_PATH, DUMP_FD = load(DATA_DIR)
+except ImportError as e:
+    if __name__ != '__main__':
+        raise
+    sys.exit(f'server.py: error: {e}')  # run as a script: one line, no traceback
+
+
+# A Range header against a representation of `length` bytes, as runtime::parse_range reads it
+# (RFC 9110 §14): None to send everything (absent, another unit, bad syntax, last < first),
+# (first, count) for one satisfiable range, UNSATISFIABLE or MULTIPLE for a 416.
+UNSATISFIABLE = 'range not satisfiable'
+MULTIPLE = 'multiple ranges are not supported'
+
+
+def _number(text):
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= MAX_OFFSET else None
+
+
+def parse_range(header, length):
+    if header is None:
+        return None
+    header = header.strip(' \t')
+    if header[:6].lower() != 'bytes=':
+        return None
+    specs = [part.strip(' \t') for part in header[6:].split(',')]
+    specs = [part for part in specs if part]  # empty list elements are allowed and ignored
+    if not specs:
+        return None
+    if len(specs) > 1:
+        return MULTIPLE
+    first_text, dash, last_text = specs[0].partition('-')
+    if not dash:
+        return None
+    first_text, last_text = first_text.strip(' \t'), last_text.strip(' \t')
+    if not first_text:  # suffix range: the last N bytes
+        n = _number(last_text)
+        if n is None:
+            return None
+        if n == 0 or length == 0:
+            return UNSATISFIABLE
+        n = min(n, length)
+        return (length - n, n)
+    first = _number(first_text)
+    if first is None:
+        return None
+    if last_text:
+        last = _number(last_text)
+        if last is None or last < first:
+            return None
+    else:
+        last = MAX_OFFSET
+    if first >= length:
+        return UNSATISFIABLE
+    return (first, min(last, length - 1) - first + 1)
+
+
+def read_dump(offset, count):
+    """`count` bytes of the dump from `offset`; OSError if the dump is shorter."""
+    chunks = []
+    while count > 0:
+        chunk = os.pread(DUMP_FD, count, offset)
+        if not chunk:
+            raise OSError(f'{DUMP_PATH} ends before byte {offset}: the index does not match it')
+        chunks.append(chunk)
+        offset += len(chunk)
+        count -= len(chunk)
+    return chunks[0] if len(chunks) == 1 else b''.join(chunks)
+
+
+def quote(title):
+    return urllib.parse.quote(title, safe='')
+
+
+def example_titles(count=4):
+    """A few real titles for the index page and run.sh: spread over the list, one non-ASCII
+    and one with a character that must be quoted, when there are such titles."""
+    if not TITLES:
+        return []
+    step = max(1, len(TITLES) // count)
+    picks = TITLES[::step][:count]
+    for special in (lambda t: not t.isascii(), lambda t: any(c in t for c in '&?#%')):
+        found = next((t for t in TITLES if special(t)), None)
+        if found is not None and found not in picks:
+            picks.append(found)
+    return picks
+
+
+def example_paths():
+    """Paths worth trying, URL-quoted: a few articles, one offsets lookup, /hello, /stats."""
+    paths = [f'/wiki/{quote(title)}' for title in example_titles()]
+    if TITLES:
+        paths.append(f'/offsets/{quote(TITLES[0])}')
+    return paths + ['/hello', '/stats']
+
+
+def index_text():
+    lines = [f'pxkit wiki example: {len(TITLES)} articles from {DUMP_PATH}', '', 'Routes:',
+             '  /                  this text',
+             '  /hello             Hello, World!',
+             '  /wiki/<title>      an article\'s <page> element (title URL-quoted; Range works)',
+             '  /offsets/<title>   where that article is in the dump, as JSON',
+             '  /dump              the whole dump (zero-copy, Range works)',
+             '  /stats             parallel.stats() as JSON', '', 'Try:']
+    lines += [f'  {path}' for path in example_paths()] + ['']
+    return '\n'.join(lines).encode()
+
+
+INDEX = index_text()
+
+
+class Wiki(HttpServer):
+    @route
+    def index(self, request):
+        return INDEX
+
+    @route
+    def hello(self, request):
+        return b'Hello, World!'
+
+    @route
+    def stats(self, request):
+        return parallel.stats()
+
+    @route
+    def offsets(self, request, title):
+        i = wikidata.find(TITLES, title)
+        if i is None:
+            self.error(request, 404, f'no article titled {title!r}')
+        return {'title': title, 'offset': OFFSETS[i], 'length': LENGTHS[i]}
+
+    @route
+    def wiki(self, request, title):
+        i = wikidata.find(TITLES, title)
+        if i is None:
+            self.error(request, 404, f'no article titled {title!r}')
+        offset, length = OFFSETS[i], LENGTHS[i]
+        response = request.response
+        response.content_type = XML
+        response.headers['Accept-Ranges'] = 'bytes'
+        wanted = parse_range(request.headers.get('Range'), length)
+        if wanted is None:
+            return read_dump(offset, length)
+        if wanted is UNSATISFIABLE or wanted is MULTIPLE:
+            response.headers['Content-Range'] = f'bytes */{length}'
+            self.error(request, 416, wanted)
+        first, count = wanted
+        response.status = 206
+        response.headers['Content-Range'] = f'bytes {first}-{first + count - 1}/{length}'
+        return read_dump(offset + first, count)
+
+    @route
+    def dump(self, request):
+        return self.sendfile(request, DUMP_PATH, XML)
+
+
+def main(argv=None):
+    """Serve Wiki and print the URLs to try; returns the exit status."""
+    parser = argparse.ArgumentParser(description='Serve the wiki example (data: $%s, '
+                                     'default examples/wiki/data).' % DATA_ENV)
+    parser.add_argument('--host', default='127.0.0.1')
+    parser.add_argument('--port', type=int, default=8080, help='0 picks a free port')
+    parser.add_argument('--workers', type=int, default=2, help='default %(default)s')
+    args = parser.parse_args(argv)
+    try:
+        server = parallel.server(args.host, args.port, workers=args.workers)
+    except OSError as e:
+        print(f'server.py: error: cannot serve on {args.host}:{args.port}: {e}', file=sys.stderr)
+        return 1
+    parallel.register(transport=server, protocol=Wiki)
+    base = f'http://{server.host}:{server.port}'
+    print(f'serving the wiki ({len(TITLES)} articles in {DATA_DIR}) on {base}/ with '
+          f'{server.workers} workers (Ctrl-C stops)\ntry:', flush=True)
+    for path in example_paths():
+        print(f'  curl {base}{path}', flush=True)
+    parallel.run()
+    print('stopped', flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
