@@ -52,6 +52,7 @@ void clear_thread_state(PyThreadState* ts) {
     }
     Py_CLEAR(ts->async_gen_firstiter);
     Py_CLEAR(ts->async_gen_finalizer);
+    ts->_px_type_epoch++; // its attribute-lookup cache names objects about to be rewound
 }
 
 void PendingError::clear() {
