@@ -677,27 +677,46 @@ HttpResponse PyConnection::handle(const HttpRequest& request, Transport& t) {
     };
     if (c == nullptr || c->instance_ == nullptr)
         return HttpResponse::text(500, "internal server error\n");
-    PyObject* headers = PyList_New(static_cast<Py_ssize_t>(request.headers.size()));
-    if (headers == nullptr)
-        return fail("the request");
-    for (std::size_t i = 0; i < request.headers.size(); ++i) {
-        const auto& h = request.headers[i];
-        PyObject* pair =
-            Py_BuildValue("(s#s#)", h.name.data(), static_cast<Py_ssize_t>(h.name.size()),
-                          h.value.data(), static_cast<Py_ssize_t>(h.value.size()));
-        if (pair == nullptr) {
-            Py_DECREF(headers);
+    // The target must be UTF-8 (clients percent-encode anything else): 400 otherwise. Header
+    // names and values are Latin-1, as HTTP defines them, so any byte is accepted there.
+    auto latin1 = [](const std::string& v) {
+        return PyUnicode_DecodeLatin1(v.data(), static_cast<Py_ssize_t>(v.size()), nullptr);
+    };
+    PyObject* path = PyUnicode_DecodeUTF8(request.path.data(),
+                                          static_cast<Py_ssize_t>(request.path.size()), nullptr);
+    PyObject* query =
+        path ? PyUnicode_DecodeUTF8(request.query.data(),
+                                    static_cast<Py_ssize_t>(request.query.size()), nullptr)
+             : nullptr;
+    if (query == nullptr) {
+        Py_XDECREF(path);
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
             return fail("the request");
-        }
-        PyList_SET_ITEM(headers, static_cast<Py_ssize_t>(i), pair);
+        PyErr_Clear();
+        t.count_error();
+        return HttpResponse::text(400, "the request target is not UTF-8; percent-encode it\n");
     }
-    PyObject* result = PyObject_CallMethod(
-        c->instance_, "_px_request", "s#s#s#Oy#I", request.method.data(),
-        static_cast<Py_ssize_t>(request.method.size()), request.path.data(),
-        static_cast<Py_ssize_t>(request.path.size()), request.query.data(),
-        static_cast<Py_ssize_t>(request.query.size()), headers, request.body.data(),
-        static_cast<Py_ssize_t>(request.body.size()), request.version);
-    Py_DECREF(headers);
+    PyObject* headers = PyList_New(static_cast<Py_ssize_t>(request.headers.size()));
+    for (std::size_t i = 0; headers != nullptr && i < request.headers.size(); ++i) {
+        PyObject* name = latin1(request.headers[i].name);
+        PyObject* value = name ? latin1(request.headers[i].value) : nullptr;
+        PyObject* pair = value ? PyTuple_Pack(2, name, value) : nullptr;
+        Py_XDECREF(name);
+        Py_XDECREF(value);
+        if (pair == nullptr)
+            Py_CLEAR(headers);
+        else
+            PyList_SET_ITEM(headers, static_cast<Py_ssize_t>(i), pair);
+    }
+    PyObject* result = nullptr;
+    if (headers != nullptr)
+        result = PyObject_CallMethod(c->instance_, "_px_request", "s#OOOy#I", request.method.data(),
+                                     static_cast<Py_ssize_t>(request.method.size()), path, query,
+                                     headers, request.body.data(),
+                                     static_cast<Py_ssize_t>(request.body.size()), request.version);
+    Py_DECREF(path);
+    Py_DECREF(query);
+    Py_XDECREF(headers);
     if (result == nullptr)
         return fail("the route");
     HttpResponse response;
@@ -717,16 +736,39 @@ HttpResponse PyConnection::handle(const HttpRequest& request, Transport& t) {
         return fail("the route");
     }
     for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); ++i) {
-        const char *name = nullptr, *value = nullptr;
-        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "ss;a header must be (str, str)",
-                              &name, &value)) {
+        // Latin-1 on the wire, as the request's fields were decoded; CR and LF are refused
+        // (they would split the header).
+        PyObject *name = nullptr, *value = nullptr;
+        PyObject* raw_name = nullptr;
+        PyObject* raw_value = nullptr;
+        if (PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "UU;a header must be (str, str)",
+                             &name, &value)) {
+            raw_name = PyUnicode_AsLatin1String(name);
+            raw_value = raw_name ? PyUnicode_AsLatin1String(value) : nullptr;
+        }
+        if (raw_value != nullptr) {
+            std::string n(PyBytes_AS_STRING(raw_name),
+                          static_cast<std::size_t>(PyBytes_GET_SIZE(raw_name)));
+            std::string v(PyBytes_AS_STRING(raw_value),
+                          static_cast<std::size_t>(PyBytes_GET_SIZE(raw_value)));
+            if (n.find_first_of("\r\n:") != std::string::npos || n.empty() ||
+                v.find_first_of("\r\n") != std::string::npos) {
+                PyErr_Format(PyExc_ValueError, "response header %R: %R is not a valid field", name,
+                             value);
+                Py_CLEAR(raw_value);
+            } else {
+                if (strcasecmp(n.c_str(), "Content-Type") == 0)
+                    content_type = v;
+                response.headers.push_back({std::move(n), std::move(v)});
+            }
+        }
+        Py_XDECREF(raw_name);
+        if (raw_value == nullptr) {
             Py_DECREF(seq);
             Py_DECREF(result);
             return fail("the route");
         }
-        if (strcasecmp(name, "Content-Type") == 0)
-            content_type = value;
-        response.headers.push_back({name, value});
+        Py_DECREF(raw_value);
     }
     Py_DECREF(seq);
     if (status == Py_None) { // a file, or (path, offset, count): a slice of one

@@ -207,6 +207,22 @@ class HttpAppTest(unittest.TestCase):
                 self.assertTrue(answer.startswith(b"HTTP/1.1 %d " % status), answer[:80])
                 self.assertEqual(self.request("GET", "/hello")[0], 200)
 
+    def test_a_target_that_is_not_utf8_is_400_and_latin1_header_values_are_served(self):
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=20) as s:
+            s.sendall(b"GET /args/\xff HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"GET /headers HTTP/1.1\r\nHost: x\r\nX-Probe: caf\xe9\r\n\r\n")
+            f = s.makefile("rb")
+            first = read_response(f)
+            second = read_response(f)
+        self.assertEqual(first[0], 400)
+        self.assertEqual((second[0], second[1]["x-seen"].encode("latin-1")), (200, b"caf\xe9"))
+
+    def test_a_header_value_with_a_line_break_is_refused_not_sent(self):
+        status, headers, body = self.request("GET", "/inject")
+        self.assertEqual(status, 500)
+        self.assertNotIn("set-cookie", headers)
+        self.wait_for_log("is not a valid field")
+
     def test_curl(self):
         rc, out = curl(self.base + "/hello")
         self.assertEqual((rc, out), (0, b"Hello, World!"))

@@ -66,3 +66,8 @@ class Web(HttpServer):
         for i in range(int(n)):
             total += i * i % 7
         return str(total)
+
+    @route
+    def inject(self, request):
+        request.response.headers["X-Bad"] = "a\r\nSet-Cookie: stolen=1"
+        return b"never sent"
