@@ -21,13 +21,9 @@ in parallel contexts and only read those objects: a lookup is wikidata.find, a b
 Titles arrive URL-quoted (spaces, non-ASCII, &, ?, #, %); parallel.http unquotes each path
 segment. An unknown title is a 404.
 
-Why /wiki reads with os.pread instead of sendfile: parallel.http's sendfile() serves a whole
-file and applies the client's Range to that file; a route cannot name a byte range of a file
-(an offset and a count) for the server to send. So /wiki copies the article (at most a few
-hundred KiB) with pread on a descriptor opened at import, which is safe from any thread
-because pread does not move a file position, and applies the client's Range to the article
-itself, with the rules the C++ layer uses for files (runtime::parse_range). /dump shows the
-zero-copy path: `curl -r OFFSET-END /dump` gives the same bytes as /wiki/<title>.
+/wiki sends the article with sendfile(2): `self.sendfile(request, path, offset=, count=)`
+makes those bytes of the dump the whole response, and a client Range applies within them.
+`curl -r OFFSET-END /dump` gives the same bytes as /wiki/<title>.
 """
 
 import argparse
@@ -46,7 +42,6 @@ import wikidata  # noqa: E402
 
 DATA_ENV = 'PXKIT_WIKI_DATA'
 XML = 'application/xml; charset=utf-8'
-MAX_OFFSET = 2 ** 64 - 1  # the C++ layer parses range bounds as uint64
 
 
 def data_directory():
@@ -54,91 +49,27 @@ def data_directory():
 
 
 def load(directory):
-    """(titles, offsets, lengths, dump path, dump descriptor); ImportError with what to do when
+    """(titles, offsets, lengths, dump path); ImportError with what to do when
     the data is missing or unreadable, so `-m parallel.http` reports it in one line."""
     try:
         titles, offsets, lengths = wikidata.load_index(directory)
         path = wikidata.dump_path(directory)
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        if not os.access(path, os.R_OK):
+            raise OSError(f'cannot read {path}')
     except (OSError, ValueError) as e:
         raise ImportError(f'no usable wiki data in {directory} ({e}); generate it with '
                           f'`python3 examples/wiki/make_data.py {directory}` or point '
                           f'{DATA_ENV} at a generated directory') from e
-    return titles, offsets, lengths, path, fd
+    return titles, offsets, lengths, path
 
 
 DATA_DIR = data_directory()
 try:
-    TITLES, OFFSETS, LENGTHS, DUMP_PATH, DUMP_FD = load(DATA_DIR)
+    TITLES, OFFSETS, LENGTHS, DUMP_PATH = load(DATA_DIR)
 except ImportError as e:
     if __name__ != '__main__':
         raise
     sys.exit(f'server.py: error: {e}')  # run as a script: one line, no traceback
-
-
-# A Range header against a representation of `length` bytes, as runtime::parse_range reads it
-# (RFC 9110 §14): None to send everything (absent, another unit, bad syntax, last < first),
-# (first, count) for one satisfiable range, UNSATISFIABLE or MULTIPLE for a 416.
-UNSATISFIABLE = 'range not satisfiable'
-MULTIPLE = 'multiple ranges are not supported'
-
-
-def _number(text):
-    if not (text.isascii() and text.isdigit()):
-        return None
-    value = int(text)
-    return value if value <= MAX_OFFSET else None
-
-
-def parse_range(header, length):
-    if header is None:
-        return None
-    header = header.strip(' \t')
-    if header[:6].lower() != 'bytes=':
-        return None
-    specs = [part.strip(' \t') for part in header[6:].split(',')]
-    specs = [part for part in specs if part]  # empty list elements are allowed and ignored
-    if not specs:
-        return None
-    if len(specs) > 1:
-        return MULTIPLE
-    first_text, dash, last_text = specs[0].partition('-')
-    if not dash:
-        return None
-    first_text, last_text = first_text.strip(' \t'), last_text.strip(' \t')
-    if not first_text:  # suffix range: the last N bytes
-        n = _number(last_text)
-        if n is None:
-            return None
-        if n == 0 or length == 0:
-            return UNSATISFIABLE
-        n = min(n, length)
-        return (length - n, n)
-    first = _number(first_text)
-    if first is None:
-        return None
-    if last_text:
-        last = _number(last_text)
-        if last is None or last < first:
-            return None
-    else:
-        last = MAX_OFFSET
-    if first >= length:
-        return UNSATISFIABLE
-    return (first, min(last, length - 1) - first + 1)
-
-
-def read_dump(offset, count):
-    """`count` bytes of the dump from `offset`; OSError if the dump is shorter."""
-    chunks = []
-    while count > 0:
-        chunk = os.pread(DUMP_FD, count, offset)
-        if not chunk:
-            raise OSError(f'{DUMP_PATH} ends before byte {offset}: the index does not match it')
-        chunks.append(chunk)
-        offset += len(chunk)
-        count -= len(chunk)
-    return chunks[0] if len(chunks) == 1 else b''.join(chunks)
 
 
 def quote(title):
@@ -207,20 +138,9 @@ class Wiki(HttpServer):
         i = wikidata.find(TITLES, title)
         if i is None:
             self.error(request, 404, f'no article titled {title!r}')
-        offset, length = OFFSETS[i], LENGTHS[i]
-        response = request.response
-        response.content_type = XML
-        response.headers['Accept-Ranges'] = 'bytes'
-        wanted = parse_range(request.headers.get('Range'), length)
-        if wanted is None:
-            return read_dump(offset, length)
-        if wanted is UNSATISFIABLE or wanted is MULTIPLE:
-            response.headers['Content-Range'] = f'bytes */{length}'
-            self.error(request, 416, wanted)
-        first, count = wanted
-        response.status = 206
-        response.headers['Content-Range'] = f'bytes {first}-{first + count - 1}/{length}'
-        return read_dump(offset + first, count)
+        # Zero-copy: the article's bytes of the dump are the whole response, and the C++
+        # layer applies a client Range within them (206, 416).
+        return self.sendfile(request, DUMP_PATH, XML, offset=OFFSETS[i], count=LENGTHS[i])
 
     @route
     def dump(self, request):
