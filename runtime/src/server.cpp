@@ -1,10 +1,13 @@
-// server.cpp — Server: the acceptor, the worker event loops and each connection's cycle.
+// server.cpp — Server: the acceptor, the shared worker event loop and each connection's cycle.
 //
-// Threads. run()'s caller owns the acceptor and its io_context; each worker thread runs an
-// io_context of its own. The acceptor accepts straight into a socket bound to the next
-// worker's io_context (round-robin) and posts it there; from then on the connection's state
-// is touched by that worker only, so it needs no locks. Accepting on a thread of its own
-// means a slow callback on a worker never delays accepting or the other workers.
+// Threads. run()'s caller owns the acceptor and its io_context; the N worker threads all run
+// one other io_context. Every accepted socket gets a strand of its own, and everything about
+// its connection (the socket's completions, its timers, its posts) goes through that strand:
+// a connection's handlers run one at a time, each after the previous one has returned (the
+// strand's lock gives the happens-before), so its state, heap included, needs no locks of its
+// own; but any free worker may run the next one. A slow callback therefore holds up its own
+// connection and one worker thread, never the other connections while a worker is free, and
+// never accepting, which runs on a thread of its own.
 //
 // A connection is always doing exactly one of: reading (an async_read_some is pending),
 // running (a callback is on the stack), sending (flush() is writing, or an async_wait for
@@ -13,11 +16,19 @@
 // sendmsg(2) and sendfile(2) calls, falling back to async_wait on EAGAIN, so partial sends
 // resume where they stopped. The rewind happens when the queue is empty, before reading again.
 //
-// Stopping. stop() posts "close the acceptor" to the acceptor's loop and "drain" to every
-// worker: a worker marks itself stopping, closes the connections that wait for data, lets
-// the others finish their cycle (they close instead of reading again), drops its work guard
-// and arms a timer that cuts off whatever is still open after drain_timeout. Each loop then
-// runs out of work and returns; run() joins the workers.
+// Counting. Each worker thread finds its own cache-line-aligned Counters through a
+// thread_local, so workers[i] is the work worker i + 1 did, whichever connections it was for.
+// Only the open gauge is server-wide (a connection may open on one worker and close on
+// another), and the acceptor's errors go to a block of their own.
+//
+// Stopping. stop() posts "close the acceptor" to the acceptor's loop and "drain" to the
+// workers' loop: the drain marks the server stopping (under the mutex that guards the set of
+// open connections, so no connection joins the set after the drain has read it), drops the
+// work guard, posts "drain" to every open connection's strand and arms a timer that cuts off
+// whatever is still open after drain_timeout. A connection that waits for data closes; the
+// others finish their cycle and close instead of reading again. The loop then runs out of
+// work, every worker returns from it, and run() joins them and destroys the loop: a socket
+// the acceptor posted after that is closed unserved, and no handler runs off a worker thread.
 #include "px/runtime.h"
 
 #include "signals.h"
@@ -37,11 +48,13 @@
 #include <thread>
 #include <unordered_set>
 
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 namespace px::runtime {
 
@@ -51,6 +64,12 @@ using boost::system::error_code;
 
 namespace {
 
+// A connection's socket and timers are bound to its strand, so their completions (and the
+// posts made with it) run there by default: nothing about a connection can bypass it.
+using Strand = asio::strand<asio::io_context::executor_type>;
+using Socket = tcp::socket::rebind_executor<Strand>::other;
+using Timer = asio::steady_timer::rebind_executor<Strand>::other;
+
 constexpr std::size_t kMaxIov = 16;                // byte segments per sendmsg(2)
 constexpr std::uint64_t kSendfileChunk = 1u << 30; // bytes per sendfile(2) call at most
 constexpr std::uint64_t kFlushQuantum = 4u << 20;  // bytes one flush writes before yielding
@@ -58,7 +77,6 @@ constexpr std::uint64_t kFlushQuantum = 4u << 20;  // bytes one flush writes bef
 // One worker's counters, alone on its cache lines. Relaxed: they are statistics, and each
 // is written by its worker only (so a sum read from another thread is merely a little old).
 struct alignas(kCacheLine) Counters {
-    std::atomic<std::uint64_t> open{0};
     std::atomic<std::uint64_t> total{0};
     std::atomic<std::uint64_t> requests{0};
     std::atomic<std::uint64_t> bytes_sent{0};
@@ -83,25 +101,52 @@ class Connection;
 
 struct ServerWorker {
     unsigned id = 0;
-    asio::io_context io{1};
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
     Counters counters;
     std::thread thread;
-    // Touched on the worker thread only.
-    std::unordered_set<std::shared_ptr<Connection>> connections;
-    std::optional<asio::steady_timer> drain_timer;
-    bool stopping = false;
 };
 
-struct Server::Impl {
+namespace {
+
+// The worker the calling thread is (set for the thread's whole life as a worker), or nullptr
+// on any other thread. A thread is a worker of one server at most.
+thread_local ServerWorker* this_worker = nullptr;
+
+unsigned this_worker_id() noexcept { return this_worker != nullptr ? this_worker->id : 0; }
+
+} // namespace
+
+// What a server's connections share. Server::Impl adds the acceptor and the threads.
+struct ServerState {
     ServerOptions options;
     ProtocolFactory factory;
+    unsigned count = 0; // worker threads
+    std::unique_ptr<ServerWorker[]> workers;
+    Counters unattributed;              // counted on no worker thread: the acceptor's errors
+    std::atomic<std::uint64_t> open{0}; // connections open now, server-wide
+    // The loop every worker runs; destroyed at the end of run(), with whatever is still queued.
+    std::unique_ptr<asio::io_context> io;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+
+    // The connections open now and the drain timer, touched from every connection's strand:
+    // guarded by connections_mutex. `stopping` is set under it too (so no connection joins
+    // the set after the drain has read it) and read without it.
+    std::mutex connections_mutex;
+    std::unordered_set<std::shared_ptr<Connection>> connections;
+    std::optional<asio::steady_timer> drain_timer;
+    std::atomic<bool> stopping{false};
+
+    // The counters of the worker running the caller: each worker writes only its own.
+    Counters& counters() noexcept {
+        return this_worker != nullptr ? this_worker->counters : unattributed;
+    }
+    void open_connection(Socket socket);
+    void drain();
+};
+
+struct Server::Impl : ServerState {
     asio::io_context accept_io{1};
     tcp::acceptor acceptor{accept_io};
     asio::steady_timer accept_retry{accept_io};
-    unsigned count = 0;
-    std::unique_ptr<ServerWorker[]> workers;
-    unsigned next_worker = 0; // acceptor thread only
     std::uint16_t port = 0;
 
     std::mutex mutex; // guards the three below
@@ -110,22 +155,23 @@ struct Server::Impl {
     bool running = false;
 
     void accept();
-    void drain(ServerWorker& w);
 };
 
 class Connection final : public Transport, public std::enable_shared_from_this<Connection> {
 public:
-    Connection(const ServerOptions& options, const ProtocolFactory& factory, ServerWorker& worker,
-               tcp::socket socket)
-        : options_(options), factory_(factory), worker_(worker), socket_(std::move(socket)),
-          timer_(worker.io), send_timer_(worker.io), heap_(options.heap),
-          buffer_(new char[options.read_buffer]) {
-        context_ = px::Context{&heap_, worker.id, static_cast<Transport*>(this)};
+    Connection(ServerState& server, Socket socket)
+        : server_(server), options_(server.options), strand_(socket.get_executor()),
+          socket_(std::move(socket)), timer_(strand_), send_timer_(strand_), heap_(options_.heap),
+          buffer_(new char[options_.read_buffer]) {
+        context_ = px::Context{&heap_, 0, static_cast<Transport*>(this)};
     }
     ~Connection() override { release_segments(); }
 
+    // Any thread: the strand every handler of this connection runs on.
+    const Strand& strand() const noexcept { return strand_; }
+    // The rest only on the strand.
     void start();
-    void drain();   // the worker is stopping: close as soon as no cycle is in progress
+    void drain();   // the server is stopping: close as soon as no cycle is in progress
     void cut_off(); // the drain timeout passed: close now
 
     const Peer& peer() const noexcept override { return peer_; }
@@ -134,8 +180,8 @@ public:
     bool sendfile(int fd, std::uint64_t offset, std::uint64_t length) override;
     void close() override { close_requested_ = true; }
     void set_deadline(std::chrono::milliseconds after) override;
-    void count_request() noexcept override { bump(worker_.counters.requests); }
-    void count_error() noexcept override { bump(worker_.counters.errors); }
+    void count_request() noexcept override { bump(server_.counters().requests); }
+    void count_error() noexcept override { bump(server_.counters().errors); }
 
 private:
     enum class State { reading, running, sending, lingering, closed };
@@ -159,12 +205,12 @@ private:
     void fail(const error_code& ec);
     void release_segments() noexcept;
 
+    ServerState& server_;
     const ServerOptions& options_;
-    const ProtocolFactory& factory_;
-    ServerWorker& worker_;
-    tcp::socket socket_;
-    asio::steady_timer timer_;      // the protocol's deadline, then the linger time
-    asio::steady_timer send_timer_; // a send waiting for writability too long
+    const Strand strand_;
+    Socket socket_;
+    Timer timer_;      // the protocol's deadline, then the linger time
+    Timer send_timer_; // a send waiting for writability too long
     px::Heap heap_;
     px::Context context_{};
     std::unique_ptr<char[]> buffer_;
@@ -184,9 +230,8 @@ private:
 // ---- Connection -------------------------------------------------------------------------
 
 void Connection::start() {
-    bump(worker_.counters.open);
-    bump(worker_.counters.total);
-    worker_.connections.insert(shared_from_this());
+    server_.open.fetch_add(1, std::memory_order_relaxed);
+    bump(server_.counters().total);
     error_code ec;
     tcp::endpoint remote = socket_.remote_endpoint(ec);
     if (!ec) {
@@ -196,7 +241,7 @@ void Connection::start() {
     socket_.non_blocking(true, ec);
     socket_.set_option(tcp::no_delay(true), ec);
     run_callback([this] {
-        protocol_ = factory_();
+        protocol_ = server_.factory();
         protocol_->connection_made(*this);
     });
 }
@@ -206,6 +251,7 @@ void Connection::start() {
 template <class Callback> void Connection::run_callback(Callback&& callback) {
     state_ = State::running;
     snapshot_ = heap_.snapshot();
+    context_.worker = this_worker_id();
     try {
         px::ContextScope scope(context_);
         callback();
@@ -251,11 +297,13 @@ void Connection::flush() {
         if (state_ == State::closed)
             return;
         if (written_now >= kFlushQuantum) {
-            // Let the worker's other connections run between two slices of a long send.
-            asio::post(worker_.io, [self = shared_from_this()] {
+            // Let other connections have this worker between two slices of a long send: to the
+            // back of the loop's queue, then on the strand. (asio::post(strand_, ...) would do
+            // as well, but clang-analyzer reports a leak inside Asio's strand for it.)
+            asio::post(*server_.io, asio::bind_executor(strand_, [self = shared_from_this()] {
                 if (self->state_ == State::sending)
                     self->flush();
-            });
+            }));
             return;
         }
         int sock = socket_.native_handle();
@@ -290,7 +338,7 @@ void Connection::flush() {
             return;
         }
         auto done = static_cast<std::uint64_t>(n);
-        bump(worker_.counters.bytes_sent, done);
+        bump(server_.counters().bytes_sent, done);
         written_now += done;
         while (done > 0) {
             Segment& front = segments_[next_segment_];
@@ -338,7 +386,7 @@ void Connection::sent() {
     segments_.clear();
     next_segment_ = 0;
     (void)heap_.rewind(snapshot_); // ours, open and innermost: cannot be refused
-    if (close_requested_ || worker_.stopping)
+    if (close_requested_ || server_.stopping.load())
         linger();
     else
         read();
@@ -375,7 +423,7 @@ void Connection::on_read(const error_code& ec, std::size_t n) {
         return;
     }
     if (ec == asio::error::operation_aborted) {
-        if (worker_.stopping)
+        if (server_.stopping.load())
             finish({});
         else
             read(); // runs timed_out() if the deadline passed, else keeps reading
@@ -448,7 +496,7 @@ void Connection::linger() {
 void Connection::drain() {
     if (state_ == State::reading) {
         error_code ignored;
-        socket_.cancel(ignored); // on_read() sees the worker stopping and closes
+        socket_.cancel(ignored); // on_read() sees the server stopping and closes
     }
 }
 
@@ -474,6 +522,7 @@ void Connection::finish(const error_code& ec) {
     release_segments();
     if (protocol_) {
         px::Snapshot s = heap_.snapshot();
+        context_.worker = this_worker_id();
         try {
             px::ContextScope scope(context_);
             protocol_->connection_lost(*this, to_std(ec));
@@ -484,11 +533,12 @@ void Connection::finish(const error_code& ec) {
         (void)heap_.rewind(s);
     }
     protocol_.reset();
-    bump(worker_.counters.open, static_cast<std::uint64_t>(-1));
+    server_.open.fetch_sub(1, std::memory_order_relaxed);
     auto self = shared_from_this(); // keeps this alive past the erase
-    worker_.connections.erase(self);
-    if (worker_.stopping && worker_.connections.empty() && worker_.drain_timer)
-        worker_.drain_timer->cancel();
+    std::lock_guard lock(server_.connections_mutex);
+    server_.connections.erase(self);
+    if (server_.stopping.load() && server_.connections.empty() && server_.drain_timer)
+        server_.drain_timer->cancel();
 }
 
 void Connection::release_segments() noexcept {
@@ -499,17 +549,58 @@ void Connection::release_segments() noexcept {
 
 // ---- Server -----------------------------------------------------------------------------
 
+// On the new connection's strand, on a worker. The socket closes unserved if the server is
+// stopping (or, defensively, if this is not a worker thread: no callback may run there).
+void ServerState::open_connection(Socket socket) {
+    if (this_worker == nullptr || stopping.load())
+        return;
+    auto connection = std::make_shared<Connection>(*this, std::move(socket));
+    {
+        std::lock_guard lock(connections_mutex);
+        if (stopping.load())
+            return;
+        connections.insert(connection);
+    }
+    connection->start();
+}
+
+// On a worker, once. Each connection drains on its own strand.
+void ServerState::drain() {
+    guard.reset();
+    std::vector<std::shared_ptr<Connection>> open_now;
+    {
+        std::lock_guard lock(connections_mutex);
+        stopping.store(true);
+        open_now.assign(connections.begin(), connections.end());
+        if (!connections.empty()) {
+            drain_timer.emplace(*io);
+            drain_timer->expires_after(options.drain_timeout);
+            drain_timer->async_wait([this](const error_code& ec) {
+                if (ec)
+                    return;
+                std::vector<std::shared_ptr<Connection>> left;
+                {
+                    std::lock_guard timer_lock(connections_mutex);
+                    left.assign(connections.begin(), connections.end());
+                }
+                for (auto& c : left)
+                    asio::post(c->strand(), [c] { c->cut_off(); });
+            });
+        }
+    }
+    for (auto& c : open_now)
+        asio::post(c->strand(), [c] { c->drain(); });
+}
+
 void Server::Impl::accept() {
-    ServerWorker& w = workers[next_worker];
-    if (++next_worker == count)
-        next_worker = 0;
-    acceptor.async_accept(w.io, [this, &w](const error_code& ec, tcp::socket socket) {
+    // The socket is bound to a new strand of the workers' loop: the connection's strand.
+    acceptor.async_accept(asio::make_strand(*io), [this](const error_code& ec, Socket socket) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open())
             return;
         if (ec) {
             // Out of descriptors or memory, or a connection reset before it was accepted:
             // try again a little later rather than spinning.
-            bump(w.counters.errors);
+            bump(unattributed.errors);
             accept_retry.expires_after(std::chrono::milliseconds(10));
             accept_retry.async_wait([this](const error_code& timer_ec) {
                 if (!timer_ec && acceptor.is_open())
@@ -517,31 +608,11 @@ void Server::Impl::accept() {
             });
             return;
         }
-        asio::post(w.io, [this, &w, socket = std::move(socket)]() mutable {
-            if (w.stopping)
-                return; // the socket closes as the lambda goes
-            std::make_shared<Connection>(options, factory, w, std::move(socket))->start();
+        Strand strand = socket.get_executor();
+        asio::post(strand, [this, socket = std::move(socket)]() mutable {
+            open_connection(std::move(socket));
         });
         accept();
-    });
-}
-
-void Server::Impl::drain(ServerWorker& w) {
-    w.stopping = true;
-    w.guard.reset();
-    std::vector<std::shared_ptr<Connection>> open(w.connections.begin(), w.connections.end());
-    for (auto& c : open)
-        c->drain();
-    if (w.connections.empty())
-        return;
-    w.drain_timer.emplace(w.io);
-    w.drain_timer->expires_after(options.drain_timeout);
-    w.drain_timer->async_wait([&w](const error_code& ec) {
-        if (ec)
-            return;
-        std::vector<std::shared_ptr<Connection>> left(w.connections.begin(), w.connections.end());
-        for (auto& c : left)
-            c->cut_off();
     });
 }
 
@@ -557,6 +628,7 @@ Server::Server(ServerOptions options, ProtocolFactory factory) : impl_(std::make
     s.workers.reset(new ServerWorker[s.count]);
     for (unsigned i = 0; i < s.count; ++i)
         s.workers[i].id = i + 1;
+    s.io = std::make_unique<asio::io_context>(static_cast<int>(s.count)); // hint: N threads
 
     // Asio's own errors carry boost::system codes; the contract promises std::system_error.
     error_code ec;
@@ -597,18 +669,19 @@ void Server::run() {
         if (s.stop_requested || s.running)
             return;
         s.running = true;
+        s.guard.emplace(s.io->get_executor()); // released by the drain
     }
     try {
         BlockSignals blocked;
         for (unsigned i = 0; i < s.count; ++i) {
             ServerWorker& w = s.workers[i];
-            w.guard.emplace(w.io.get_executor());
             w.thread = std::thread([&s, &w] {
+                this_worker = &w;
                 if (s.options.thread_start)
                     s.options.thread_start(w.id);
                 for (;;) {
                     try {
-                        w.io.run();
+                        s.io->run();
                         break;
                     } catch (...) {
                         bump(w.counters.errors); // a handler threw; keep serving
@@ -616,6 +689,7 @@ void Server::run() {
                 }
                 if (s.options.thread_stop)
                     s.options.thread_stop(w.id);
+                this_worker = nullptr;
             });
         }
     } catch (...) {
@@ -627,21 +701,21 @@ void Server::run() {
             s.accept_io.run();
             break;
         } catch (...) {
-            bump(s.workers[0].counters.errors);
+            bump(s.unattributed.errors);
         }
     }
     for (unsigned i = 0; i < s.count; ++i)
         if (s.workers[i].thread.joinable())
             s.workers[i].thread.join();
-    for (unsigned i = 0; i < s.count; ++i) {
-        // A socket the acceptor posted after the worker's loop ran out of work is still
-        // queued: run it now (the worker is stopping, so it is just closed).
-        s.workers[i].io.restart();
-        s.workers[i].io.poll();
-        s.workers[i].connections.clear(); // normally empty already
-    }
     {
+        // Under the mutex: stop() may still be inside its post to the loop.
         std::lock_guard lock(s.mutex);
+        // Normally empty already. What is still queued (a socket the acceptor posted after
+        // the loop ran out of work) is destroyed with the loop, not run: its socket closes.
+        s.connections.clear();
+        s.drain_timer.reset();
+        s.guard.reset();
+        s.io.reset();
         s.running = false;
     }
     s.finished_cv.notify_all();
@@ -661,27 +735,25 @@ void Server::stop() noexcept {
             s.acceptor.close(ignored);
             s.accept_retry.cancel();
         });
-        for (unsigned i = 0; i < s.count; ++i) {
-            ServerWorker& w = s.workers[i];
-            asio::post(w.io, [&s, &w] { s.drain(w); });
-        }
+        asio::post(*s.io, [&s] { s.drain(); });
     } catch (...) {
         // Out of memory while posting: nothing better to do than leave the server running.
     }
 }
 
 ServerStats Server::stats() const {
+    const Impl& s = *impl_;
     ServerStats total;
-    total.workers.resize(impl_->count);
-    for (unsigned i = 0; i < impl_->count; ++i) {
-        const Counters& c = impl_->workers[i].counters;
+    total.open = s.open.load(std::memory_order_relaxed);
+    total.errors = read(s.unattributed.errors);
+    total.workers.resize(s.count);
+    for (unsigned i = 0; i < s.count; ++i) {
+        const Counters& c = s.workers[i].counters;
         ServerCounters& w = total.workers[i];
-        w.open = read(c.open);
         w.total = read(c.total);
         w.requests = read(c.requests);
         w.bytes_sent = read(c.bytes_sent);
         w.errors = read(c.errors);
-        total.open += w.open;
         total.total += w.total;
         total.requests += w.requests;
         total.bytes_sent += w.bytes_sent;

@@ -3,18 +3,22 @@
 // The contract of px_runtime's server (no Python in here; C++ protocols and handlers):
 //   * A Server binds and listens in its constructor (SO_REUSEADDR; port 0 picks a free port,
 //     port() tells which). run() serves on the calling thread until stop(): that thread
-//     accepts, N worker threads (default cpu_count()) each run an event loop of their own,
-//     and accepted connections go to the workers round-robin. A connection stays on its
-//     worker for life, so everything about it runs on one thread.
+//     accepts, and N worker threads (default cpu_count()) run one shared event loop.
+//   * A connection belongs to no worker. Its callbacks are strictly serialised: never two
+//     at once, each beginning after the previous one has returned and seeing everything it
+//     wrote (happens-before), so its state and heap need no locks. But each one runs on
+//     whichever worker thread is free when it is due, not necessarily the previous one's.
 //   * Every connection owns a px::Context with a heap of its own and one Protocol instance
-//     (made by the factory on the worker, inside the context). The cycle is:
+//     (made by the factory on a worker, inside the context). The context's `worker` is the id
+//     (1..N) of the worker thread running the current callback. The cycle is:
 //         read → snapshot → callback (inside the context) → send → rewind → read again.
 //     Whatever a callback allocates in the context heap, and every byte it queued with
 //     Transport::send() (copied into that heap), is released by the rewind after the last
 //     queued byte has gone out. No callback runs while the previous cycle's output is still
 //     being sent, and nothing is read meanwhile.
-//   * A callback runs on its connection's worker only: a slow callback delays the other
-//     connections of that worker, never those of other workers, nor accepting.
+//   * A slow callback holds up its own connection and the worker thread running it, nothing
+//     else: another connection's callback waits only while every worker is busy, and
+//     accepting never waits for a callback.
 //   * stop() may be called from any thread (not from a signal handler), any number of times,
 //     before or during run(). It stops accepting, lets callbacks in progress finish and
 //     their output go out, closes every socket, joins the workers; then run() returns.
@@ -25,7 +29,8 @@
 //     the thread that watches for them, and a SIGPIPE from sendfile(2) stays pending instead
 //     of killing the process.
 //   * stats() may be called from any thread at any time; the counters are relaxed atomics,
-//     one cache-line-aligned block per worker, summed on read.
+//     one cache-line-aligned block per worker, written by that worker for the work it did
+//     (whichever connections it was for), summed on read. The open gauge is server-wide.
 //
 // The HTTP/1.1 layer (http_protocol()) parses with Boost.Beast's request_parser and calls an
 // HttpHandler once per request, in order; responses go out in request order (keep-alive and
@@ -61,7 +66,8 @@ struct Peer {
 };
 
 // What a protocol callback sees of its connection. Call it only from that connection's
-// callbacks (its worker thread); the output queued during a callback goes out after it returns.
+// callbacks (on whichever worker runs them); the output queued during a callback goes out
+// after it returns.
 class Transport {
 public:
     virtual ~Transport() = default;
@@ -116,20 +122,24 @@ struct ServerOptions {
     std::chrono::milliseconds send_timeout{30000}; // no byte taken by the peer: cut off (0: never)
     // On each worker thread (id 1..N), once before it serves and once after its last
     // callback: where an embedder sets up and tears down per-thread state (a thread state).
+    // Every callback, the factory's included, runs on a thread between the two.
     std::function<void(unsigned)> thread_start;
     std::function<void(unsigned)> thread_stop;
 };
 
 struct ServerCounters {
-    std::uint64_t open = 0;       // connections open now
+    std::uint64_t open = 0;       // connections open now (in the total only; 0 per worker)
     std::uint64_t total = 0;      // connections accepted, ever
     std::uint64_t requests = 0;   // Transport::count_request() calls
     std::uint64_t bytes_sent = 0; // bytes written to sockets
     std::uint64_t errors = 0;     // I/O errors, refused memory, Transport::count_error()
 };
 
+// The totals, and per worker what that worker did. A connection is counted in `total` by
+// the worker that opened it; the total's `errors` also counts the acceptor's, which belong
+// to no worker.
 struct ServerStats : ServerCounters {
-    std::vector<ServerCounters> workers; // [i] is worker i + 1
+    std::vector<ServerCounters> workers; // [i] is worker i + 1 (its `open` is 0)
 };
 
 class Server {
@@ -212,7 +222,7 @@ struct HttpResponse {
     HttpResponse& set(std::string name, std::string value);
 };
 
-// Runs on the connection's worker inside its context, once per request.
+// Runs on a worker thread inside the connection's context, once per request.
 using HttpHandler = std::function<HttpResponse(const HttpRequest&, Transport&)>;
 
 // A Protocol per connection that parses requests and answers them through `handler`.
