@@ -137,6 +137,17 @@ public:
         return out;
     }
 
+    // The next line, without its '\n'; nothing if the stream ended or timed out first.
+    std::optional<std::string> line() {
+        std::size_t end;
+        while ((end = buffer_.find('\n')) == std::string::npos)
+            if (!fill())
+                return std::nullopt;
+        std::string out = buffer_.substr(0, end);
+        buffer_.erase(0, end + 1);
+        return out;
+    }
+
     // True when the server closed the stream with nothing more buffered or sent.
     bool at_eof() {
         if (!buffer_.empty())

@@ -6,12 +6,17 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <future>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "px/runtime.h"
 #include "server_support.h"
@@ -388,6 +393,326 @@ TEST(Server, StatsCountConnectionsBytesAndWorkers) {
     EXPECT_EQ(s.total, 2u);
     EXPECT_EQ(s.errors, 0u);
     EXPECT_EQ(s.requests, 0u) << "only a protocol counts requests";
+}
+
+// ---- any free worker runs any connection's next callback --------------------------------
+
+// Releases a Gate when the test ends, even when it fails early: a callback still waiting on
+// it would keep the server's stop from finishing.
+struct ReleaseAtExit {
+    Gate& gate;
+    ~ReleaseAtExit() {
+        try {
+            gate.release.set_value();
+        } catch (const std::future_error&) { // released already
+        }
+    }
+};
+
+TEST(Server, SlowCallbackDelaysNoConnectionOpenedWhileItRuns) {
+    Gate gate;
+    ReleaseAtExit release{gate};
+    RunningServer server(options(2), [&gate] { return std::make_unique<Slow>(gate); });
+    Client slow(server.port());
+    ASSERT_TRUE(slow.send("slow"));
+    ASSERT_EQ(gate.entered.get_future().wait_for(5s), std::future_status::ready);
+    // One worker is stuck; round-robin would have put every other one of these behind it.
+    std::vector<std::unique_ptr<Client>> others;
+    others.reserve(6);
+    for (int i = 0; i < 6; ++i)
+        others.push_back(std::make_unique<Client>(server.port(), 5000ms));
+    for (int i = 0; i < 6; ++i) {
+        std::string message = "fast " + std::to_string(i);
+        auto t0 = std::chrono::steady_clock::now();
+        ASSERT_TRUE(others[i]->send(message));
+        EXPECT_EQ(others[i]->read(message.size()), message);
+        EXPECT_LT(std::chrono::steady_clock::now() - t0, 300ms) << "connection " << i;
+    }
+    gate.release.set_value();
+    EXPECT_EQ(slow.read(4), "slow");
+}
+
+// Callbacks that "hold <ticket>" block their worker until the test releases the ticket.
+class Holds {
+public:
+    ~Holds() { release_all(); }
+
+    // In a callback: reports the worker, then waits (10 s at most) for the release.
+    void hold(int ticket, unsigned worker) {
+        std::unique_lock lock(mutex_);
+        entered_[ticket] = worker;
+        changed_.notify_all();
+        changed_.wait_for(lock, 10s, [&] { return all_released_ || released_.count(ticket); });
+    }
+    // The worker holding `ticket`, once it does; 0 if none did within 10 s.
+    unsigned held_by(int ticket) {
+        std::unique_lock lock(mutex_);
+        changed_.wait_for(lock, 10s, [&] { return entered_.count(ticket) != 0; });
+        auto it = entered_.find(ticket);
+        return it == entered_.end() ? 0 : it->second;
+    }
+    void release(int ticket) {
+        std::lock_guard lock(mutex_);
+        released_.insert(ticket);
+        changed_.notify_all();
+    }
+    void release_all() {
+        std::lock_guard lock(mutex_);
+        all_released_ = true;
+        changed_.notify_all();
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::map<int, unsigned> entered_;
+    std::set<int> released_;
+    bool all_released_ = false;
+};
+
+struct ProbeEvents {
+    Holds holds;
+    std::atomic<int> overlaps{0};     // a callback began while another was running
+    std::atomic<int> wrong_worker{0}; // context().worker was not the running thread's id
+    std::atomic<long> callbacks{0};   // summed over connections as they end
+    std::atomic<long> hops{0};        // a callback ran on another worker than the one before
+    std::atomic<int> lost{0};
+};
+
+// The id thread_start gave the thread running the caller (0: not a started worker thread).
+thread_local unsigned t_worker_id = 0;
+
+ServerOptions probe_options() {
+    ServerOptions o = options(2);
+    o.thread_start = [](unsigned id) { t_worker_id = id; };
+    o.thread_stop = [](unsigned) { t_worker_id = 0; };
+    return o;
+}
+
+// Plain (non-atomic) state that consecutive callbacks read and write, on whichever worker:
+// a callback that overlapped the previous one, or did not see its writes, shows up in the
+// counts, and TSan reports the race. Each input counts a request and is answered with
+// "<callbacks> <bytes received> <worker>\n"; "hold <n>" first holds its worker. With
+// `deadline`, every input also sets that deadline, and timed_out() is a callback too.
+class Probe final : public Protocol {
+public:
+    Probe(ProbeEvents& events, std::chrono::milliseconds deadline)
+        : events_(events), deadline_(deadline) {}
+    void connection_made(Transport& t) override { Enter enter(*this, t); }
+    void data_received(Transport& t, std::string_view data) override {
+        Enter enter(*this, t);
+        bytes_ += data.size();
+        t.count_request();
+        if (data.substr(0, 5) == "hold ")
+            events_.holds.hold(std::atoi(std::string(data.substr(5)).c_str()), t_worker_id);
+        t.send(std::to_string(callbacks_) + " " + std::to_string(bytes_) + " " +
+               std::to_string(t_worker_id) + "\n");
+        if (deadline_.count() > 0)
+            t.set_deadline(deadline_);
+    }
+    void timed_out(Transport& t) override { Enter enter(*this, t); }
+    void connection_lost(Transport& t, std::error_code) override {
+        { Enter enter(*this, t); }
+        events_.callbacks.fetch_add(callbacks_);
+        events_.lost.fetch_add(1);
+    }
+
+private:
+    struct Enter {
+        Enter(Probe& p, Transport& t) : probe(p) {
+            if (probe.running_)
+                probe.events_.overlaps.fetch_add(1);
+            if (t.context().worker != t_worker_id || t_worker_id == 0)
+                probe.events_.wrong_worker.fetch_add(1);
+            probe.running_ = true;
+            ++probe.callbacks_;
+            if (probe.last_worker_ != 0 && probe.last_worker_ != t_worker_id)
+                probe.events_.hops.fetch_add(1);
+            probe.last_worker_ = t_worker_id;
+        }
+        ~Enter() { probe.running_ = false; }
+        Probe& probe;
+    };
+
+    ProbeEvents& events_;
+    std::chrono::milliseconds deadline_;
+    bool running_ = false;
+    long callbacks_ = 0;
+    std::size_t bytes_ = 0;
+    unsigned last_worker_ = 0;
+};
+
+ProtocolFactory probe_factory(ProbeEvents& events, std::chrono::milliseconds deadline = 0ms) {
+    return [&events, deadline] { return std::make_unique<Probe>(events, deadline); };
+}
+
+struct ProbeReply {
+    long callbacks = 0;
+    std::size_t bytes = 0;
+    unsigned worker = 0;
+};
+
+std::optional<ProbeReply> probe_reply(Client& c) {
+    auto line = c.line();
+    ProbeReply r;
+    if (!line || std::sscanf(line->c_str(), "%ld %zu %u", &r.callbacks, &r.bytes, &r.worker) != 3)
+        return std::nullopt;
+    return r;
+}
+
+// The connection's callbacks are made to alternate between the two workers: before each
+// input, the worker its previous callback ran on is held by another connection's callback.
+TEST(Server, ConsecutiveCallbacksOfAConnectionRunOnWhicheverWorkerIsFree) {
+    ProbeEvents events;
+    {
+        RunningServer server(probe_options(), probe_factory(events));
+        Client c(server.port());
+        Client holders[2] = {Client(server.port()), Client(server.port())};
+        int ticket = 0;
+        ASSERT_TRUE(holders[0].send("hold 0"));
+        unsigned held = events.holds.held_by(0);
+        ASSERT_NE(held, 0u);
+        unsigned previous = 0;
+        for (int i = 1; i <= 10; ++i) {
+            ASSERT_TRUE(c.send("x"));
+            auto r = probe_reply(c);
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->callbacks, i + 1) << "connection_made, then one per input";
+            EXPECT_EQ(r->bytes, std::size_t(i));
+            EXPECT_NE(r->worker, held) << "input " << i;
+            if (previous != 0) {
+                EXPECT_NE(r->worker, previous) << "input " << i;
+            }
+            previous = r->worker;
+            // Hold the worker that just ran it, then free the other one.
+            Client& next = holders[(ticket + 1) % 2];
+            ASSERT_TRUE(next.send("hold " + std::to_string(ticket + 1)));
+            held = events.holds.held_by(ticket + 1);
+            EXPECT_EQ(held, r->worker);
+            events.holds.release(ticket);
+            ASSERT_TRUE(probe_reply(holders[ticket % 2]));
+            ++ticket;
+        }
+        events.holds.release(ticket);
+        ASSERT_TRUE(probe_reply(holders[ticket % 2]));
+    }
+    EXPECT_EQ(events.overlaps.load(), 0);
+    EXPECT_EQ(events.wrong_worker.load(), 0);
+    EXPECT_EQ(events.lost.load(), 3);
+    EXPECT_GE(events.hops.load(), 9) << "the ten inputs alternated";
+}
+
+// Many small inputs on several connections at once, each also arming a 1 ms deadline, so
+// data and timer callbacks of one connection follow each other on both workers.
+TEST(Server, CallbacksOfOneConnectionNeverOverlapAndSeeEachOthersWrites) {
+    ProbeEvents events;
+    constexpr int kConnections = 4;
+    constexpr int kBursts = 150;
+    std::atomic<int> broken{0};
+    {
+        RunningServer server(probe_options(), probe_factory(events, 1ms));
+        std::vector<std::thread> clients;
+        clients.reserve(kConnections);
+        for (int k = 0; k < kConnections; ++k) {
+            clients.emplace_back([&] {
+                Client c(server.port());
+                std::size_t sent = 0;
+                long last_callbacks = 0;
+                for (int burst = 0; burst < kBursts; ++burst) {
+                    for (int m = 0; m < 1 + burst % 4; ++m) {
+                        std::string bytes(1 + (burst + m) % 3, 'a');
+                        if (!c.send(bytes)) {
+                            broken.fetch_add(1);
+                            return;
+                        }
+                        sent += bytes.size();
+                    }
+                    // Replies up to the one that has seen every byte sent so far.
+                    for (;;) {
+                        auto r = probe_reply(c);
+                        if (!r || r->callbacks <= last_callbacks) {
+                            broken.fetch_add(1);
+                            return;
+                        }
+                        last_callbacks = r->callbacks;
+                        if (r->bytes == sent)
+                            break;
+                    }
+                }
+            });
+        }
+        for (auto& t : clients)
+            t.join();
+        ASSERT_TRUE(pxtest::eventually([&] { return events.lost.load() == kConnections; }));
+        auto s = server->stats();
+        EXPECT_EQ(s.requests, s.workers[0].requests + s.workers[1].requests);
+    }
+    EXPECT_EQ(broken.load(), 0);
+    EXPECT_EQ(events.overlaps.load(), 0);
+    EXPECT_EQ(events.wrong_worker.load(), 0);
+    EXPECT_GE(events.callbacks.load(), long(kConnections) * kBursts);
+    // How often a connection's next callback ran on the other worker (scheduling decides).
+    RecordProperty("hops", static_cast<int>(events.hops.load()));
+}
+
+TEST(Server, StatsPerWorkerSumToTheTotalAndEveryWorkerWorks) {
+    ProbeEvents events;
+    RunningServer server(probe_options(), probe_factory(events));
+    int requests = 0;
+    {
+        // One worker counts the held request; meanwhile only the other can count.
+        Client holder(server.port());
+        ASSERT_TRUE(holder.send("hold 0"));
+        ASSERT_NE(events.holds.held_by(0), 0u);
+        Client c(server.port());
+        for (int i = 0; i < 5; ++i) {
+            ASSERT_TRUE(c.send("x"));
+            ASSERT_TRUE(probe_reply(c));
+        }
+        events.holds.release(0);
+        ASSERT_TRUE(probe_reply(holder));
+        requests += 1 + 5;
+    }
+    // Then load on both.
+    constexpr int kClients = 4;
+    constexpr int kRounds = 100;
+    std::atomic<int> answered{0};
+    std::vector<std::thread> clients;
+    clients.reserve(kClients);
+    for (int k = 0; k < kClients; ++k) {
+        clients.emplace_back([&] {
+            Client c(server.port());
+            for (int i = 0; i < kRounds; ++i)
+                if (c.send("y") && probe_reply(c))
+                    answered.fetch_add(1);
+        });
+    }
+    for (auto& t : clients)
+        t.join();
+    EXPECT_EQ(answered.load(), kClients * kRounds);
+    requests += kClients * kRounds;
+    ASSERT_TRUE(pxtest::eventually([&] { return server->stats().open == 0; }));
+
+    auto s = server->stats();
+    ASSERT_EQ(s.workers.size(), 2u);
+    EXPECT_EQ(s.requests, std::uint64_t(requests));
+    EXPECT_EQ(s.total, std::uint64_t(2 + kClients));
+    EXPECT_EQ(s.errors, 0u);
+    px::runtime::ServerCounters sum;
+    for (const auto& w : s.workers) {
+        EXPECT_GT(w.requests, 0u) << "every worker served some";
+        EXPECT_EQ(w.open, 0u) << "open is server-wide only";
+        sum.total += w.total;
+        sum.requests += w.requests;
+        sum.bytes_sent += w.bytes_sent;
+        sum.errors += w.errors;
+    }
+    EXPECT_EQ(sum.total, s.total);
+    EXPECT_EQ(sum.requests, s.requests);
+    EXPECT_EQ(sum.bytes_sent, s.bytes_sent);
+    EXPECT_EQ(sum.errors, s.errors);
+    EXPECT_EQ(events.overlaps.load(), 0);
+    EXPECT_EQ(events.wrong_worker.load(), 0);
 }
 
 } // namespace
