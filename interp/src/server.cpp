@@ -1277,9 +1277,8 @@ PyObject* server_stats() {
         }
         PyObject* per_worker = PyList_New(0);
         for (const auto& w : st.workers) {
-            PyObject* d = Py_BuildValue("{sKsKsKsKsK}", "open", (unsigned long long)w.open, "total",
-                                        (unsigned long long)w.total, "requests",
-                                        (unsigned long long)w.requests, "bytes_sent",
+            PyObject* d = Py_BuildValue("{sKsKsKsK}", "total", (unsigned long long)w.total,
+                                        "requests", (unsigned long long)w.requests, "bytes_sent",
                                         (unsigned long long)w.bytes_sent, "errors",
                                         (unsigned long long)w.errors);
             if (per_worker == nullptr || d == nullptr || PyList_Append(per_worker, d) < 0)
@@ -1346,8 +1345,10 @@ PyObject* stats(PyObject*, PyObject*) {
                     Py_CLEAR(threads);
             for (Py_ssize_t k = 0; per_worker && k < PyList_GET_SIZE(workers); ++k) {
                 PyObject* w = PyList_GET_ITEM(workers, k);
-                PyObject* c = Py_BuildValue("{sOsO}", "active", PyDict_GetItemString(w, "open"),
-                                            "total", PyDict_GetItemString(w, "total"));
+                // Connections are not pinned to a worker: per worker, what it ran.
+                PyObject* c =
+                    Py_BuildValue("{sOsO}", "connections", PyDict_GetItemString(w, "total"),
+                                  "requests", PyDict_GetItemString(w, "requests"));
                 if (c == nullptr || PyList_Append(per_worker, c) < 0)
                     Py_CLEAR(per_worker);
                 Py_XDECREF(c);
