@@ -281,18 +281,27 @@ stage_pxpython_sanitizer() { # asan | tsan
     # CPython keeps its objects until exit by design, so leak reports would list all of them;
     # llvm-symbolizer (llvm-14) turns the reports' addresses into file:line. TSan keeps going
     # after a report so the log shows all of them.
-    local env=(env "PATH=/usr/lib/llvm-14/bin:$PATH" "ASAN_OPTIONS=detect_leaks=0"
-        "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
-        "TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1")
+    # Reports also go to files (log_path): the server tests' child processes keep their
+    # stderr to themselves.
+    local reports="$logs/$stage-reports"
+    rm -rf "$reports" && mkdir -p "$reports"
+    local env=(env "PATH=/usr/lib/llvm-14/bin:$PATH"
+        "ASAN_OPTIONS=detect_leaks=0:log_path=$reports/asan"
+        "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
+        "TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1:log_path=$reports/tsan")
+    # The wiki server end to end too (real clients against the sanitized server).
     if ! "${env[@]}" "$py" -m unittest discover -s tests/python/hooks >>"$log" 2>&1 ||
-        ! "${env[@]}" PX_CONFORMANCE_REPEAT=1 "$py" tests/python/run.py >>"$log" 2>&1; then
+        ! "${env[@]}" PX_CONFORMANCE_REPEAT=1 "$py" tests/python/run.py >>"$log" 2>&1 ||
+        ! "${env[@]}" PXPYTHON="$py" python3 -m unittest examples/wiki/test_server.py >>"$log" 2>&1; then
         show_tail "$log"
-        record "$stage" FAIL $((SECONDS - t0)) "hook tests or suites failed under $flavour"
+        record "$stage" FAIL $((SECONDS - t0)) "hook tests, suites or wiki tests failed under $flavour"
         return
     fi
-    if grep -q "ERROR: AddressSanitizer\|runtime error:\|WARNING: ThreadSanitizer" "$log"; then
+    if grep -q "ERROR: AddressSanitizer\|runtime error:\|WARNING: ThreadSanitizer" "$log" ||
+        [[ -n "$(ls -A "$reports")" ]]; then
+        cat "$reports"/* 2>/dev/null | head -n 60 >>"$log"
         show_tail "$log"
-        record "$stage" FAIL $((SECONDS - t0)) "sanitizer reports (see $log)"
+        record "$stage" FAIL $((SECONDS - t0)) "sanitizer reports (see $log, $reports)"
         return
     fi
     record "$stage" PASS $((SECONDS - t0)) "hooks + suites: $(tail -n 1 "$log"), 0 reports"

@@ -51,10 +51,12 @@ struct MemoEntry {
     bool complete;  // false while the copy is being filled
 };
 
-// Pauses the cyclic collector for the scope (its finalizers could run arbitrary code).
+// Pauses the cyclic collector for the scope (its finalizers could run arbitrary code). In a
+// parallel context there is nothing to pause (contexts never collect), and the collector's
+// switch is the main thread's: writing it there raced with workers in main-heap sections.
 class GcPause {
 public:
-    GcPause() noexcept : was_enabled_(PyGC_Disable() != 0) {}
+    GcPause() noexcept : was_enabled_(!in_parallel_context() && PyGC_Disable() != 0) {}
     ~GcPause() {
         if (was_enabled_)
             PyGC_Enable();

@@ -97,14 +97,21 @@ class EchoServerTest(unittest.TestCase):
                       "or None, not int", self.server.stderr())
 
     def test_connection_lost_runs_once_per_connection(self):
-        before = self.server.stderr().count("lost None")
-        for _ in range(3):
-            with self.greeted() as s:
-                self.assertEqual(self.ask(s, b"x", 11), b"You said: x")
-        deadline = time.monotonic() + 10
-        while self.server.stderr().count("lost None") < before + 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.assertGreaterEqual(self.server.stderr().count("lost None"), before + 3)
+        server = ServerProcess("echo_app.py", "2")  # its own, so the count is exact
+        try:
+            for _ in range(5):
+                with server.connect() as s:
+                    self.assertEqual(recv_exactly(s, len(GREETING)), GREETING)
+                    s.sendall(b"x")
+                    self.assertEqual(recv_exactly(s, 11), b"You said: x")
+            deadline = time.monotonic() + 20
+            while server.stderr().count("lost ") < 5 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.2)  # a sixth call would show up now
+            self.assertEqual(server.stop()[0], 0)
+            self.assertEqual(server.stderr().count("lost "), 5, server.stderr())
+        finally:
+            server.close()
 
     def test_both_workers_serve(self):
         seen = set()
