@@ -59,14 +59,20 @@ class Headers:
     """A request's header fields; names compare case-insensitively. The first field of a
     name wins for [] and get(); items() keeps every field in order."""
 
-    __slots__ = ("_items", "_index")
+    __slots__ = ("_items", "_map")
 
     def __init__(self, items):
         self._items = items
-        index = {}
-        for name, value in items:
-            index.setdefault(name.lower(), value)
-        self._index = index
+        self._map = None  # built at the first lookup: most routes never look
+
+    @property
+    def _index(self):
+        if self._map is None:
+            index = {}
+            for name, value in self._items:
+                index.setdefault(name.lower(), value)
+            self._map = index
+        return self._map
 
     def __getitem__(self, name):
         return self._index[name.lower()]
@@ -242,7 +248,9 @@ class HttpServer:
         path = request.path
         if not path.startswith("/"):
             raise HttpError(400, "bad request target")
-        parts = [urllib.parse.unquote(p) for p in path[1:].split("/")]
+        parts = path[1:].split("/")
+        if "%" in path:
+            parts = [urllib.parse.unquote(p) for p in parts]
         if len(parts) > 1 and parts[-1] == "":
             parts.pop()  # a trailing slash
         name = parts[0] or "index"
