@@ -50,7 +50,27 @@ def inherited(i):
     return out[-3:]
 
 
+def computed_names(n):
+    # Names made by the callback are freed each round and the next one is made at the same
+    # address: a cache keyed by a name's address must not give beta alpha's value.
+    class C:
+        alpha = 1
+        beta = 2
+    out = []
+    for i in range(n):
+        name = "".join(["al", "pha"]) if i % 2 == 0 else "".join(["be", "ta"])
+        out.append(getattr(C, name, None))
+        out.append(getattr(Base, name.replace("alpha", "kind"), "none"))
+    return out
+
+
 class TypeCacheTest(unittest.TestCase):
+    def test_names_the_callback_computes(self):
+        expected = []
+        for i in range(100):
+            expected += [1, "base"] if i % 2 == 0 else [2, "none"]
+        self.assertEqual(parallel.map(computed_names, [100] * 4, workers=2), [expected] * 4)
+
     def test_a_class_changed_in_the_callback(self):
         self.assertEqual(parallel.map(changing_class, [200] * 8, workers=2),
                          [list(range(200))] * 8)
