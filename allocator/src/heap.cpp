@@ -386,7 +386,7 @@ void Heap::set_limit(std::size_t bytes) noexcept {
 
 // ---- allocation ----
 
-void* Heap::alloc_slow(std::size_t size, std::size_t alignment, std::size_t room) noexcept {
+void* Heap::alloc_slow(std::size_t size, std::size_t alignment) noexcept {
     if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > kMaxAlign ||
         size > (SIZE_MAX >> 2)) {
         ++failed_;
@@ -433,8 +433,8 @@ void* Heap::alloc_slow(std::size_t size, std::size_t alignment, std::size_t room
         }
         std::size_t offset = alignment > 2 * kHeader ? alignment : 2 * kHeader;
         std::size_t need = round_up(offset + size, 16);
-        Chunk* c = HeapInternals::get_chunk(*this, need, 2 * round_up(need, detail::kGranule),
-                                            need + room);
+        Chunk* c =
+            HeapInternals::get_chunk(*this, need, 2 * round_up(need, detail::kGranule), need);
         if (c == nullptr) {
             ++failed_;
             return nullptr;
@@ -555,45 +555,6 @@ void Heap::free_slow(void* p) noexcept {
     px_track_poison(h, kHeader);
 }
 
-// A growing list or string is resized where it lies when nothing else needs the bytes: a
-// large block within its own chunk, a medium block at the bump pointer. Copying instead made
-// every growth touch fresh pages. The caller checked the frame (a block of an older frame
-// must move) and left the header unpoisoned; this poisons it again when it succeeds.
-bool Heap::resize_in_place(void* p, std::size_t size) noexcept {
-    BlockHeader* h = header_of(p);
-    std::size_t old = h->size;
-    char* at = static_cast<char*>(p);
-    std::size_t old_gross = gross_of(old), new_gross = gross_of(size);
-    if (h->gen & kGenLarge) {
-        if (size <= kMediumMax)
-            return false; // would be counted as a medium block: move it
-        Chunk* c = HeapInternals::large_chunk_of(h);
-        if (size > static_cast<std::size_t>(c->accessible - at))
-            return false;
-        if (new_gross > old_gross && held() + (new_gross - old_gross) > limit_)
-            return false;
-        HeapInternals::note_peak(*this);
-        outside_ = outside_ - old_gross + new_gross;
-        c->gross = new_gross;
-        set_end(); // the limit's headroom for bump allocation changed
-    } else {
-        if (old > kMediumMax || size > kMediumMax || at + class_size(size_class(old)) != pos_)
-            return false;
-        char* new_end = at + class_size(size_class(size));
-        if (new_end > end_) // end_ already accounts for the limit
-            return false;
-        HeapInternals::note_peak(*this);
-        pos_ = new_end;
-    }
-    h->size = size;
-    px_track_poison(h, kHeader);
-    if (size < old)
-        px_track_free(at + size, old - size);
-    else
-        px_track_alloc(at + old, size - old);
-    return true;
-}
-
 void* Heap::realloc(void* p, std::size_t size) noexcept {
     if (p == nullptr)
         return alloc(size);
@@ -615,12 +576,8 @@ void* Heap::realloc(void* p, std::size_t size) noexcept {
             px_track_alloc(static_cast<char*>(p) + old, size - old);
         return p;
     }
-    if (!(gen & kGenMalloc) && (gen & ~kGenFlags) == top_serial_ && resize_in_place(p, size))
-        return p;
     px_track_poison(h, kHeader);
-    // A large block that outgrew its chunk gets half as much again, so a list grown one
-    // append at a time is copied O(log n) times, not once per granule.
-    void* q = size > kMediumMax && size > old ? alloc_slow(size, 16, size / 2) : alloc(size);
+    void* q = alloc(size);
     if (q == nullptr)
         return nullptr;
     std::memcpy(q, p, old < size ? old : size);

@@ -157,10 +157,8 @@ private:
     struct MallocLink;
     friend struct HeapInternals;
 
-    // room: for a large block, the chunk bytes to reserve beyond `size` (realloc's headroom)
-    void* alloc_slow(std::size_t size, std::size_t alignment, std::size_t room = 0) noexcept;
+    void* alloc_slow(std::size_t size, std::size_t alignment) noexcept;
     void free_slow(void* p) noexcept;
-    bool resize_in_place(void* p, std::size_t size) noexcept;
     bool push_frame() noexcept;
     std::size_t held() const noexcept {
         return folded_ + static_cast<std::size_t>(pos_ - mark_) + outside_;
