@@ -20,6 +20,17 @@ bool init_callbacks() {
     return g_traceback_module != nullptr;
 }
 
+PyObject* take_exception() {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != nullptr && tb != nullptr)
+        PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+}
+
 PyThreadState* new_worker_thread_state() {
     // It registers the state for this thread (PyGILState_*) and never takes the GIL.
     PyThreadState* ts = PyThreadState_New(g_interp);

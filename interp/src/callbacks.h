@@ -20,6 +20,10 @@ bool init_callbacks();
 PyThreadState* new_worker_thread_state();
 void delete_worker_thread_state(PyThreadState* ts);
 
+// The exception set now, normalised, with its traceback attached (a new reference; the
+// error indicator is cleared), or nullptr when none is set.
+PyObject* take_exception();
+
 // In the context, before its rewind: drops everything the thread state still references.
 void clear_thread_state(PyThreadState* ts);
 

@@ -57,11 +57,8 @@ PyObject* call_in_context(PyObject* func, PyObject* args, PyObject* kwargs) {
         if (main_kwargs == nullptr)
             Py_CLEAR(main_args);
     }
-    PyObject *etype = nullptr, *evalue = nullptr, *etb = nullptr;
-    if (main_args == nullptr) { // a CloneError, made on the main heap: rebuild it here
-        PyErr_Fetch(&etype, &evalue, &etb);
-        PyErr_NormalizeException(&etype, &evalue, &etb);
-    }
+    // A CloneError, made on the main heap: rebuilt here, below.
+    PyObject* evalue = main_args == nullptr ? take_exception() : nullptr;
     PxInterp_main_heap_exit();
     if (main_args == nullptr) {
         // A copy made here (str() of the exception, and even PyUnicode_FromFormat("%S"),
@@ -69,7 +66,7 @@ PyObject* call_in_context(PyObject* func, PyObject* args, PyObject* kwargs) {
         // exception just below).
         PyObject* text = evalue ? PyObject_Str(evalue) : nullptr;
         PyObject* message = text ? clone(text, clone_options("message", false)) : nullptr;
-        release_main(etype, evalue, etb);
+        release_main(evalue, nullptr, nullptr);
         Py_XDECREF(text); // counted only if the context made it
         if (message != nullptr) {
             PyErr_SetObject(error_types().clone_error ? error_types().clone_error : PyExc_TypeError,
@@ -87,15 +84,8 @@ PyObject* call_in_context(PyObject* func, PyObject* args, PyObject* kwargs) {
         [&] {
             MainHeapTurn turn;
             result = PyObject_Call(func, main_args, main_kwargs);
-            if (result == nullptr) {
-                PyObject *type, *tb;
-                PyErr_Fetch(&type, &error, &tb);
-                PyErr_NormalizeException(&type, &error, &tb);
-                if (error != nullptr && tb != nullptr)
-                    PyException_SetTraceback(error, tb);
-                Py_XDECREF(type);
-                Py_XDECREF(tb);
-            }
+            if (result == nullptr)
+                error = take_exception();
             Py_CLEAR(main_args);
             Py_CLEAR(main_kwargs);
         },

@@ -94,14 +94,7 @@ void receive(MapState& state, std::size_t index, Outcome& out, runtime::WorkerPo
             return;
         }
         // The clone failed: its CloneError (built by C code) is the failure.
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        PyErr_NormalizeException(&type, &value, &tb);
-        if (tb != nullptr && value != nullptr)
-            PyException_SetTraceback(value, tb);
-        Py_XDECREF(type);
-        Py_XDECREF(tb);
-        f.error = value;
+        f.error = take_exception();
     } else {
         take_failure(f, out);
     }
@@ -230,13 +223,7 @@ PyObject* map(PyObject*, PyObject* args, PyObject* kwargs) {
                 MainHeapTurn turn;
                 if (PyErr_CheckSignals() == 0)
                     return true;
-                PyObject *type, *tb;
-                PyErr_Fetch(&type, &interrupt, &tb);
-                PyErr_NormalizeException(&type, &interrupt, &tb);
-                if (interrupt != nullptr && tb != nullptr)
-                    PyException_SetTraceback(interrupt, tb);
-                Py_XDECREF(type);
-                Py_XDECREF(tb);
+                interrupt = take_exception();
                 return false;
             },
             std::chrono::milliseconds(20), workers);
@@ -257,13 +244,8 @@ PyObject* map(PyObject*, PyObject* args, PyObject* kwargs) {
     PyObject* error = interrupt;
     if (error == nullptr && state.failed) {
         error = build_exception(state.failure);
-        if (error == nullptr) { // building it failed: that exception is the error
-            PyObject *type, *tb;
-            PyErr_Fetch(&type, &error, &tb);
-            PyErr_NormalizeException(&type, &error, &tb);
-            Py_XDECREF(type);
-            Py_XDECREF(tb);
-        }
+        if (error == nullptr) // building it failed: that exception is the error
+            error = take_exception();
     }
     state.failure.clear();
     if (error != nullptr) {

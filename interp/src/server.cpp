@@ -1136,13 +1136,7 @@ bool serve(double timeout) {
             if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
                 PyErr_Clear(); // Ctrl-C: a graceful stop
             } else {
-                PyObject *type, *tb;
-                PyErr_Fetch(&type, &interrupt, &tb);
-                PyErr_NormalizeException(&type, &interrupt, &tb);
-                if (interrupt != nullptr && tb != nullptr)
-                    PyException_SetTraceback(interrupt, tb);
-                Py_XDECREF(type);
-                Py_XDECREF(tb);
+                interrupt = take_exception();
             }
             stopping = true;
         }
