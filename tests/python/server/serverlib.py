@@ -5,6 +5,7 @@ URL, serves until the test stops it (SIGTERM by default), and its stderr is kept
 assertions. The clients are real: raw sockets, http.client and curl.
 """
 import atexit
+import fcntl
 import os
 import re
 import shutil
@@ -27,12 +28,23 @@ with open(DATA, "wb") as _f:
     _f.write(bytes(range(256)) * 4096)  # 1 MiB, byte i is i % 256
 
 
+def append_only_tempfile():
+    """A temporary file for a child's output that the parent reads while the child writes.
+
+    The child writes through the same open file, so without O_APPEND a line it writes between
+    the parent's seek(0) and read() lands at offset 0, over an earlier line."""
+    f = tempfile.TemporaryFile()
+    flags = fcntl.fcntl(f.fileno(), fcntl.F_GETFL)
+    fcntl.fcntl(f.fileno(), fcntl.F_SETFL, flags | os.O_APPEND)
+    return f
+
+
 class ServerProcess:
     """pxpython ARGS in a new session (so SIGINT is not ignored, as it is in background jobs),
     cwd = the apps folder; .port once it printed its URL."""
 
     def __init__(self, *args, env=None):
-        self.stderr_file = tempfile.TemporaryFile()
+        self.stderr_file = append_only_tempfile()
         full_env = dict(os.environ)
         full_env["PYTHONPATH"] = APPS
         full_env["PX_WEB_DATA"] = DATA

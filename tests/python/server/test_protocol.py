@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from .serverlib import ServerProcess, recv_exactly, recv_until_closed
+from .serverlib import ServerProcess, append_only_tempfile, recv_exactly, recv_until_closed
 
 GREETING = b"hello\r\n"
 
@@ -273,3 +273,34 @@ print("port", srv.port > 0, repr(srv).startswith("<parallel.Server 127.0.0.1:"))
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HarnessTest(unittest.TestCase):
+    def test_output_written_between_seek_and_read_is_kept(self):
+        # The server tests count lines in a child's stderr while it runs; a lost line once
+        # failed test_connection_lost_runs_once_per_connection under tsan.
+        capture = append_only_tempfile()
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import os\nfor _ in range(2):\n"
+             "    input(); os.write(2, b'line\\n')"],
+            stdin=subprocess.PIPE, stderr=capture)
+        try:
+            child.stdin.write(b"\n")
+            child.stdin.flush()
+            wait_for_size(capture, 5)
+            capture.seek(0)  # as stderr() does; the child writes before the read
+            child.stdin.write(b"\n")
+            child.stdin.flush()
+            wait_for_size(capture, 10)
+            capture.seek(0)
+            self.assertEqual(capture.read(), b"line\nline\n")
+        finally:
+            child.stdin.close()
+            child.wait()
+            capture.close()
+
+
+def wait_for_size(f, size, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while os.fstat(f.fileno()).st_size < size and time.monotonic() < deadline:
+        time.sleep(0.01)
