@@ -1354,8 +1354,8 @@ private:
              {static_cast<const void*>(&outside), static_cast<const void*>(local_buffer.get())})
             CHECK(px::owner_of(p) == nullptr && !px::is_context_memory(p),
                   "%p (stack or malloc) counted as context memory", p);
-        for (const px::Owner o :
-             {px::Owner::main, px::Owner::current_context, px::Owner::other_context})
+        for (const px::Owner o : {px::Owner::main, px::Owner::current_context, px::Owner::session,
+                                  px::Owner::other_context})
             CHECK(px::describe(o) != nullptr && px::describe(o)[0] != '\0',
                   "describe(Owner %d) is empty", static_cast<int>(o));
         px::Context ctx;

@@ -77,6 +77,10 @@ public:
 
     const px::runtime::Peer& peer() const noexcept override { return peer_; }
     px::Context& context() noexcept override { return context_; }
+    px::Heap& session_heap() override {
+        context_.session = &session_;
+        return session_;
+    }
     bool send(std::string_view bytes) override {
         check(!closed, "send() after close()");
         out.append(bytes);
@@ -104,6 +108,7 @@ public:
 private:
     px::runtime::Peer peer_{"127.0.0.1", 1};
     px::Heap heap_;
+    px::Heap session_;
     px::Context context_{};
 };
 

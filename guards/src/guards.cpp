@@ -38,6 +38,8 @@ const char* describe(Owner o) noexcept {
         return "main";
     case Owner::current_context:
         return "current context";
+    case Owner::session:
+        return "session";
     case Owner::other_context:
         return "another context";
     }

@@ -176,6 +176,11 @@ public:
 
     const Peer& peer() const noexcept override { return peer_; }
     px::Context& context() noexcept override { return context_; }
+    px::Heap& session_heap() override {
+        if (!session_)
+            context_.session = &session_.emplace(options_.heap);
+        return *session_;
+    }
     bool send(std::string_view bytes) override;
     bool sendfile(int fd, std::uint64_t offset, std::uint64_t length) override;
     void close() override { close_requested_ = true; }
@@ -213,6 +218,7 @@ private:
     Timer send_timer_; // a send waiting for writability too long
     px::Heap heap_;
     px::Context context_{};
+    std::optional<px::Heap> session_; // state that outlives callbacks, made on first use
     std::unique_ptr<char[]> buffer_;
     std::unique_ptr<Protocol> protocol_;
     Peer peer_;
@@ -533,6 +539,8 @@ void Connection::finish(const error_code& ec) {
         (void)heap_.rewind(s);
     }
     protocol_.reset();
+    context_.session = nullptr;
+    session_.reset(); // after the protocol, which may keep its instance there
     server_.open.fetch_sub(1, std::memory_order_relaxed);
     auto self = shared_from_this(); // keeps this alive past the erase
     std::lock_guard lock(server_.connections_mutex);

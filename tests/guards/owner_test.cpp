@@ -62,6 +62,20 @@ TEST_P(OwnerTest, MemoryOfAnotherHeapIsOtherContext) {
     EXPECT_EQ(owner(p), Owner::other_context);
 }
 
+TEST_P(OwnerTest, MemoryOfTheContextsSessionHeapIsSession) {
+    void* p = theirs.alloc(100);
+    ASSERT_NE(p, nullptr);
+    Context ctx{&mine, 1, nullptr, &theirs};
+    {
+        ContextScope scope(ctx);
+        EXPECT_EQ(owner(p), Owner::session);
+        EXPECT_STREQ(describe(owner(p)), "session");
+    }
+    Context other{&mine, 1, nullptr}; // another connection's context: not its session
+    ContextScope scope(other);
+    EXPECT_EQ(owner(p), Owner::other_context);
+}
+
 TEST_P(OwnerTest, ContextMemoryOutsideAnyContextIsOtherContext) {
     void* p = mine.alloc(100);
     ASSERT_NE(p, nullptr);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <future>
 #include <map>
 #include <memory>
@@ -271,6 +272,75 @@ TEST(Server, HeapIsRewoundToTheSnapshotAfterEachSend) {
             EXPECT_EQ(std::to_string(entry), first_entry) << "round " << round;
         }
     }
+}
+
+// Keeps the last message it got in the session heap: "get" answers it, anything else
+// replaces it (the old copy freed there). Reports where the session heap came from.
+struct SessionEvents {
+    std::atomic<int> lost{0};
+    std::atomic<int> sessions_at_loss{0}; // connections whose session heap held a message
+};
+
+class SessionKeeper final : public Protocol {
+public:
+    explicit SessionKeeper(SessionEvents& events) : events_(events) {}
+    void data_received(Transport& t, std::string_view data) override {
+        if (data == "get") {
+            t.send(kept_ == nullptr ? std::string_view("(none)") : std::string_view(kept_, size_));
+            return;
+        }
+        if (data == "where") {
+            px::Heap& session = t.session_heap();
+            bool ok = t.context().session == &session && &session != t.context().heap &&
+                      (kept_ == nullptr || px::owner(kept_) == px::Owner::session);
+            t.send(ok ? "session" : "wrong");
+            return;
+        }
+        px::Heap& session = t.session_heap();
+        session.free(kept_);
+        kept_ = static_cast<char*>(session.alloc(data.size()));
+        ASSERT_NE(kept_, nullptr);
+        std::memcpy(kept_, data.data(), data.size());
+        size_ = data.size();
+        char held[16];
+        std::snprintf(held, sizeof held, "%08zu", session.stats().bytes_held);
+        t.send(held);
+    }
+    void connection_lost(Transport& t, std::error_code) override {
+        if (kept_ != nullptr && t.context().session != nullptr)
+            events_.sessions_at_loss.fetch_add(1);
+        events_.lost.fetch_add(1);
+    }
+
+private:
+    SessionEvents& events_;
+    char* kept_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+TEST(Server, SessionHeapKeepsStateAcrossRewindsPerConnectionAndReusesFreedBlocks) {
+    SessionEvents events;
+    RunningServer server(options(), [&events] { return std::make_unique<SessionKeeper>(events); });
+    Client a(server.port());
+    Client b(server.port());
+    ASSERT_TRUE(a.send("where"));
+    EXPECT_EQ(a.read(7), "session");
+    ASSERT_TRUE(a.send("first message"));
+    std::string held = a.read(8);
+    ASSERT_TRUE(b.send("get"));
+    EXPECT_EQ(b.read(6), "(none)") << "another connection has its own session";
+    for (int i = 0; i < 1000; ++i) { // the same size each time: the freed block is reused
+        ASSERT_TRUE(a.send("other message"));
+        EXPECT_EQ(a.read(held.size()), held) << "round " << i;
+    }
+    ASSERT_TRUE(a.send("get"));
+    EXPECT_EQ(a.read(13), "other message") << "kept across 1000 rewinds";
+    a.close();
+    b.close();
+    for (int i = 0; i < 500 && events.lost.load() < 2; ++i)
+        std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(events.lost.load(), 2);
+    EXPECT_EQ(events.sessions_at_loss.load(), 1) << "the session heap lives until connection_lost";
 }
 
 // Blocks in data_received until released: a slow callback.

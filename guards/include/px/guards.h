@@ -7,7 +7,8 @@
 //     load relative to %fs and never a call. It is never inferred from who holds a lock.
 //   * The main thread registers itself once; is_main_thread() is then true on it alone.
 //   * Ownership. owner(p) says whether p is main-thread memory, memory of the current
-//     context's heap, or memory of another context's heap (px::owner_of underneath: O(1)).
+//     context's heap, of its session heap, or of another context's heap (px::owner_of
+//     underneath: O(1)).
 //   * PX_DEALLOC tracking. A DeallocList remembers (object, dealloc callback) pairs on one
 //     heap. When the heap is rewound, the callbacks of objects tracked since the snapshot
 //     run newest first, exactly once, before their memory is released. An object that dies
@@ -32,7 +33,13 @@ extern "C" struct PxContext {
     px::Heap* heap = nullptr; // where the callback's objects are allocated
     std::uint32_t worker = 0; // 1..N for workers
     void* user = nullptr;     // the runtime's own state for this context
+    // State that outlives callbacks (a connection's protocol instance and what is stored on
+    // it) lives here, or nullptr. Used by the same thread as `heap`, never snapshotted: what
+    // is freed in it is reused at once.
+    px::Heap* session = nullptr;
 };
+// Include/pxkit.h reads a context's heap from C as its first member.
+static_assert(offsetof(PxContext, heap) == 0);
 
 // Defined in guards.cpp under C names, because the patched interpreter reads them from C
 // (Include/pxkit.h). __thread rather than thread_local: no TLS wrapper call.
@@ -69,17 +76,22 @@ private:
     Context* previous_;
 };
 
-enum class Owner { main, current_context, other_context };
+enum class Owner { main, current_context, session, other_context };
 
 inline Owner owner(const void* p) noexcept {
     Heap* h = owner_of(p);
     if (h == nullptr)
         return Owner::main;
     Context* ctx = PxCtx_current;
-    return ctx != nullptr && ctx->heap == h ? Owner::current_context : Owner::other_context;
+    if (ctx == nullptr)
+        return Owner::other_context;
+    if (ctx->heap == h)
+        return Owner::current_context;
+    return ctx->session == h ? Owner::session : Owner::other_context;
 }
 
-const char* describe(Owner o) noexcept; // "main", "current context", "another context"
+// "main", "current context", "session", "another context"
+const char* describe(Owner o) noexcept;
 
 using DeallocFn = void (*)(void* object);
 

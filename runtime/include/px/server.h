@@ -15,7 +15,9 @@
 //     Whatever a callback allocates in the context heap, and every byte it queued with
 //     Transport::send() (copied into that heap), is released by the rewind after the last
 //     queued byte has gone out. No callback runs while the previous cycle's output is still
-//     being sent, and nothing is read meanwhile.
+//     being sent, and nothing is read meanwhile. State that must outlive the cycle goes to
+//     the connection's session heap (Transport::session_heap()), which lives as long as
+//     the connection.
 //   * A slow callback holds up its own connection and the worker thread running it, nothing
 //     else: another connection's callback waits only while every worker is busy, and
 //     accepting never waits for a callback.
@@ -74,6 +76,10 @@ public:
 
     virtual const Peer& peer() const noexcept = 0;
     virtual px::Context& context() noexcept = 0; // the connection's context (entered now)
+    // The connection's session heap, for state that outlives callbacks: made on first use
+    // with the connection's heap options, never snapshotted or rewound, destroyed after
+    // connection_lost() returns. Once made it is context().session as well.
+    virtual px::Heap& session_heap() = 0;
 
     // Queues bytes (copied into the context heap). False, queuing nothing, when the heap
     // refuses the memory: the connection is then closed after what was queued before.
