@@ -54,7 +54,7 @@ extern "C" void* PxInterp_context_realloc(void* p, std::size_t size) {
     if (!px::is_context_memory(p))
         stray("realloc", p);
     Heap* heap = px::owner_of(p);
-    if (heap == ctx->heap)
+    if (heap == ctx->heap || heap == ctx->session) // the session's stays the session's
         return heap->realloc(p, size ? size : 1);
     // Another context's block (it cannot be resized from here): copy it into ours.
     void* q = ctx_alloc(ctx, size);
@@ -68,11 +68,14 @@ extern "C" void PxInterp_context_free(void* p) {
         return;
     if (!px::is_context_memory(p))
         stray("free", p);
-    // Freed into its own heap; another heap's block is left to that heap's rewind (a heap
-    // is used by one thread at a time, and the rewind reclaims it anyway).
+    // Freed into its own heap, or into the session heap, which this thread uses now and no
+    // rewind reclaims (an overwritten value stored on a connection's protocol instance);
+    // another heap's block is left to that heap's rewind (a heap is used by one thread at a
+    // time, and the rewind reclaims it anyway).
     Context* ctx = current();
-    if (px::owner_of(p) == ctx->heap)
-        ctx->heap->free(p);
+    Heap* heap = px::owner_of(p);
+    if (heap == ctx->heap || heap == ctx->session)
+        heap->free(p);
 }
 
 extern "C" void PxInterp_free_context_block(void*) {

@@ -1,6 +1,7 @@
 // hooks.cpp — the functions the patched interpreter calls (Include/pxkit.h): main-heap
-// sections and the mutation guard's refusal.
+// sections, owner scopes, the mutation guard's refusal and persistence on a session.
 #include <mutex>
+#include <string>
 
 #include <pxkit.h>
 
@@ -93,8 +94,133 @@ extern "C" PyObject* PxInterp_intern_lookup(PyObject* interned, PyObject* s) {
     return t;
 }
 
+// ---- owner scopes: act as an object's owner (Include/pxkit.h, PxInterp_owner_enter) -------
+
+namespace {
+
+// What each open owner scope of this thread did, innermost last.
+struct OwnerScopes {
+    enum Kind : unsigned char { nothing, main_section, heap_switch };
+    static constexpr int max_depth = 32; // scopes nest only through lazy caches of caches
+    Kind kind[max_depth];
+    px::Heap* saved[max_depth]; // the heap a heap_switch replaced
+    int depth = 0;
+    px::Heap* base = nullptr; // the callback's own heap while a switch is open
+};
+thread_local OwnerScopes t_owner;
+
+bool push_owner(OwnerScopes::Kind kind, px::Heap* saved) {
+    if (t_owner.depth == OwnerScopes::max_depth) {
+        PyErr_SetString(PyExc_RecursionError, "pxkit: owner scopes nested too deeply");
+        return false;
+    }
+    t_owner.kind[t_owner.depth] = kind;
+    t_owner.saved[t_owner.depth] = saved;
+    ++t_owner.depth;
+    return true;
+}
+
+} // namespace
+
+namespace px::interp {
+
+bool enter_heap(px::Heap& heap) {
+    PxContext* ctx = PxCtx_current;
+    if (!push_owner(OwnerScopes::heap_switch, ctx->heap))
+        return false;
+    if (t_owner.base == nullptr)
+        t_owner.base = ctx->heap;
+    ctx->heap = &heap;
+    return true;
+}
+
+void exit_heap() { PxInterp_owner_exit(); }
+
+} // namespace px::interp
+
+extern "C" int PxInterp_owner_enter(PyObject* op) {
+    PxContext* ctx = PxCtx_current;
+    px::Heap* owner = ctx != nullptr ? px::owner_of(op) : nullptr;
+    if (ctx == nullptr || owner == ctx->heap)
+        return push_owner(OwnerScopes::nothing, nullptr) ? 1 : 0;
+    if (owner == nullptr) {
+        if (!PxInterp_main_heap_enter())
+            return 0;
+        if (!push_owner(OwnerScopes::main_section, nullptr)) {
+            PxInterp_main_heap_exit();
+            return 0;
+        }
+        return 1;
+    }
+    // The session, or (from the session) back to the callback's own heap.
+    if (owner == ctx->session || (owner == t_owner.base && t_owner.base != nullptr))
+        return px::interp::enter_heap(*owner) ? 1 : 0;
+    PyErr_Format(PyExc_RuntimeError,
+                 "pxkit: a %.200s of another parallel context cannot be changed from this one",
+                 Py_TYPE(op)->tp_name);
+    return 0;
+}
+
+extern "C" void PxInterp_owner_exit(void) {
+    if (t_owner.depth == 0)
+        return;
+    int top = --t_owner.depth;
+    if (t_owner.kind[top] == OwnerScopes::main_section) {
+        PxInterp_main_heap_exit();
+    } else if (t_owner.kind[top] == OwnerScopes::heap_switch) {
+        PxCtx_current->heap = t_owner.saved[top];
+        if (PxCtx_current->heap == t_owner.base)
+            t_owner.base = nullptr;
+    }
+}
+
+// ---- the mutation guard and persistence ---------------------------------------------------
+
+extern "C" int PxInterp_setattr_not_owned(PyObject* obj, PyObject* name, PyObject* value) {
+    PxContext* ctx = PxCtx_current;
+    px::Heap* owner = px::owner_of(obj);
+    if (owner == nullptr || owner != ctx->session)
+        return PxInterp_refuse_write(obj, "attribute assignment or deletion");
+    // The connection's session: the value is cloned there, and stored as the session would
+    // (the old value is freed into the session heap).
+    if (!px::interp::enter_heap(*owner))
+        return -1;
+    int status = -1;
+    PyObject* copy = nullptr;
+    if (value != nullptr) {
+        std::string root = std::string(Py_TYPE(obj)->tp_name) + ".";
+        Py_ssize_t n = 0;
+        const char* utf8 = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &n) : nullptr;
+        root.append(utf8 != nullptr ? utf8 : "?",
+                    utf8 != nullptr ? static_cast<std::size_t>(n) : 1);
+        PyErr_Clear();
+        px::CloneOptions options;
+        options.clone_error = g_errors.clone_error;
+        options.share_main_scalars = false; // main may free them while the session lives
+        options.root = root.c_str();
+        copy = px::clone(value, options);
+    }
+    if (value == nullptr || copy != nullptr)
+        status = PyObject_SetAttr(obj, name, copy);
+    Py_XDECREF(copy);
+    px::interp::exit_heap();
+    return status;
+}
+
 extern "C" int PxInterp_refuse_write(PyObject* obj, const char* what) {
     PyObject* type = g_errors.mutation_error ? g_errors.mutation_error : PyExc_RuntimeError;
+    PxContext* ctx = PxCtx_current;
+    px::Heap* owner = px::owner_of(obj);
+    if (owner != nullptr) {
+        bool session = ctx != nullptr && owner == ctx->session;
+        PyErr_Format(type,
+                     session ? "%s on a %.200s kept on the connection's protocol instance is not "
+                               "allowed: what a callback stores on self is a copy, changed only by "
+                               "assigning a new value (self.name = new_value)"
+                             : "%s on a %.200s of another parallel context is not allowed",
+                     what, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
     const char* kind = "a";
     const char* name = Py_TYPE(obj)->tp_name;
     if (PyType_Check(obj)) { // a class: name it, since every class's type is just "type"

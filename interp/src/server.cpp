@@ -229,8 +229,16 @@ struct MemoryTotals {
     std::atomic<long long> bytes_held{0};
     std::atomic<long long> chunk_bytes{0};
     std::atomic<long long> chunks{0};
-    std::atomic<unsigned long long> high_water{0}; // the largest of any connection heap
+    std::atomic<unsigned long long> high_water{0};         // the largest of any connection heap
+    std::atomic<long long> session_bytes{0};               // what the session heaps hold
+    std::atomic<unsigned long long> session_high_water{0}; // the largest of any session heap
 };
+
+void raise_to(std::atomic<unsigned long long>& most, unsigned long long value) {
+    unsigned long long seen = most.load(std::memory_order_relaxed);
+    while (value > seen && !most.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+    }
+}
 MemoryTotals g_memory;
 
 // ---- worker threads ----------------------------------------------------------------------------
@@ -505,7 +513,7 @@ public:
                 report_failure("connection_lost() of " + peer(t));
             }
         }
-        release();
+        release(t);
         publish(t, true);
     }
 
@@ -532,33 +540,44 @@ private:
         return t.peer().host + ":" + std::to_string(t.peer().port);
     }
 
-    // The instance and the transport object, on the main heap (a section).
+    // The transport object on the main heap (a section); the instance in the connection's
+    // session heap, where what a callback stores on it is kept (cloned) until the end.
     bool create(Transport& t) {
         if (!PxInterp_main_heap_enter())
             return false;
-        bool ok = false;
         auto* tobj = PyObject_New(TransportObject, g_transport_type);
         if (tobj != nullptr) {
             tobj->conn = &t;
             transport_ = reinterpret_cast<PyObject*>(tobj);
-            instance_ = PyObject_CallNoArgs(entry_.protocol);
-            ok = instance_ != nullptr;
         }
         PxInterp_main_heap_exit();
-        return ok;
+        if (transport_ == nullptr || !px::interp::enter_heap(t.session_heap()))
+            return false;
+        instance_ = PyObject_CallNoArgs(entry_.protocol);
+        px::interp::exit_heap();
+        return instance_ != nullptr;
     }
 
-    void release() {
-        if (instance_ == nullptr && transport_ == nullptr)
-            return;
+    // Before the session heap goes: the instance is released there (its deallocation and
+    // that of what it kept run now, each exactly once).
+    void release(Transport& t) {
         if (transport_ != nullptr)
             reinterpret_cast<TransportObject*>(transport_)->conn = nullptr;
-        if (PxInterp_main_heap_enter()) {
-            Py_CLEAR(instance_);
-            Py_CLEAR(transport_);
-            PxInterp_main_heap_exit();
-        } else {
-            PyErr_Clear(); // cannot happen inside the gate; leak rather than free wrongly
+        if (instance_ != nullptr) {
+            if (px::interp::enter_heap(t.session_heap())) {
+                Py_CLEAR(instance_);
+                px::interp::exit_heap();
+            } else {
+                PyErr_Clear(); // cannot happen: scopes are not nested here
+            }
+        }
+        if (transport_ != nullptr) {
+            if (PxInterp_main_heap_enter()) {
+                Py_CLEAR(transport_);
+                PxInterp_main_heap_exit();
+            } else {
+                PyErr_Clear(); // cannot happen inside the gate; leak rather than free wrongly
+            }
         }
     }
 
@@ -593,12 +612,16 @@ private:
             held = static_cast<long long>(st.bytes_held);
             chunk_bytes = static_cast<long long>(st.chunk_bytes);
             chunks = static_cast<long long>(st.chunks);
-            auto hw = static_cast<unsigned long long>(st.high_water);
-            unsigned long long seen = g_memory.high_water.load(std::memory_order_relaxed);
-            while (hw > seen && !g_memory.high_water.compare_exchange_weak(
-                                    seen, hw, std::memory_order_relaxed)) {
-            }
+            raise_to(g_memory.high_water, st.high_water);
         }
+        long long session = 0;
+        if (!last && t.context().session != nullptr) {
+            px::HeapStats st = t.context().session->stats();
+            session = static_cast<long long>(st.bytes_held);
+            raise_to(g_memory.session_high_water, st.high_water);
+        }
+        g_memory.session_bytes.fetch_add(session - session_, std::memory_order_relaxed);
+        session_ = session;
         if (!published_ && !last)
             g_memory.heaps.fetch_add(1, std::memory_order_relaxed);
         if (published_ && last)
@@ -617,7 +640,7 @@ private:
     PyObject* instance_ = nullptr;
     PyObject* transport_ = nullptr;
     bool published_ = false;
-    long long held_ = 0, chunk_bytes_ = 0, chunks_ = 0;
+    long long held_ = 0, chunk_bytes_ = 0, chunks_ = 0, session_ = 0;
 };
 
 thread_local PyConnection* PyConnection::t_current = nullptr;
@@ -1352,7 +1375,7 @@ PyObject* stats(PyObject*, PyObject*) {
     PyObject* result = nullptr;
     if (threads != nullptr && per_worker != nullptr && !PyErr_Occurred()) {
         result = Py_BuildValue(
-            "{s{sKsKsO}s{sKsKsKsKsK}s{sKsKsKsKsKsO}sdsO}", "contexts", "active", open, "total",
+            "{s{sKsKsO}s{sKsKsKsKsKsKsK}s{sKsKsKsKsKsO}sdsO}", "contexts", "active", open, "total",
             total, "per_worker", per_worker, "memory", "heaps",
             static_cast<unsigned long long>(g_memory.heaps.load(std::memory_order_relaxed)),
             "heap_bytes",
@@ -1361,6 +1384,9 @@ PyObject* stats(PyObject*, PyObject*) {
             static_cast<unsigned long long>(g_memory.chunk_bytes.load(std::memory_order_relaxed)),
             "chunks",
             static_cast<unsigned long long>(g_memory.chunks.load(std::memory_order_relaxed)),
+            "session_bytes",
+            static_cast<unsigned long long>(g_memory.session_bytes.load(std::memory_order_relaxed)),
+            "session_high_water", g_memory.session_high_water.load(std::memory_order_relaxed),
             "server", "connections", open, "connections_total", total, "requests", requests,
             "bytes_sent", bytes, "errors", errors, "servers", servers, "elapsed", server_elapsed(),
             "threads", threads);

@@ -76,6 +76,27 @@ TEST_P(OwnerTest, MemoryOfTheContextsSessionHeapIsSession) {
     EXPECT_EQ(owner(p), Owner::other_context);
 }
 
+TEST_P(OwnerTest, HeapSwitchMovesAllocationAndOwnershipForItsScope) {
+    void* p = mine.alloc(100);
+    void* q = theirs.alloc(100);
+    ASSERT_TRUE(p && q);
+    Context ctx{&mine, 1, nullptr, &theirs};
+    ContextScope scope(ctx);
+    {
+        HeapSwitch to_session(ctx, theirs);
+        EXPECT_EQ(ctx.heap, &theirs);
+        EXPECT_EQ(owner(q), Owner::current_context);
+        EXPECT_EQ(owner(p), Owner::other_context);
+        {
+            HeapSwitch back(ctx, mine);
+            EXPECT_EQ(owner(p), Owner::current_context);
+        }
+        EXPECT_EQ(ctx.heap, &theirs);
+    }
+    EXPECT_EQ(ctx.heap, &mine);
+    EXPECT_EQ(owner(q), Owner::session);
+}
+
 TEST_P(OwnerTest, ContextMemoryOutsideAnyContextIsOtherContext) {
     void* p = mine.alloc(100);
     ASSERT_NE(p, nullptr);

@@ -76,6 +76,23 @@ private:
     Context* previous_;
 };
 
+// Makes `ctx` allocate from `heap` for the scope's lifetime (its session heap, to keep state
+// beyond the callback), then restores the heap it had. Ownership follows: meanwhile owner()
+// calls `heap`'s memory the current context's. Scopes nest.
+class HeapSwitch {
+public:
+    HeapSwitch(Context& ctx, Heap& heap) noexcept : ctx_(ctx), previous_(ctx.heap) {
+        ctx.heap = &heap;
+    }
+    ~HeapSwitch() { ctx_.heap = previous_; }
+    HeapSwitch(const HeapSwitch&) = delete;
+    HeapSwitch& operator=(const HeapSwitch&) = delete;
+
+private:
+    Context& ctx_;
+    Heap* previous_;
+};
+
 enum class Owner { main, current_context, session, other_context };
 
 inline Owner owner(const void* p) noexcept {

@@ -14,7 +14,19 @@
 
 #include <functional>
 
+namespace px {
+class Heap;
+}
+
 namespace px::interp {
+
+// Until exit_heap(), the current context allocates from `heap` and owns its objects: a
+// connection's callbacks act as its session this way where the protocol instance is made
+// and released (the interpreter does it where a value is stored on it). Nests with the
+// owner scopes the interpreter opens (PxInterp_owner_enter). In a context only; false with
+// an exception set when nested too deeply.
+bool enter_heap(px::Heap& heap);
+void exit_heap();
 
 // The main thread's side of main-heap sections. park() says "I run no Python until
 // unpark()"; it is called with the GIL held and keeps it.

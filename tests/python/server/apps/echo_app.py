@@ -30,7 +30,7 @@ class Echo:
         if cmd == b"boom":
             raise ValueError("boom requested by the client")
         if cmd == b"setattr":
-            self.seen = data  # per-connection state: refused (MutationError), connection closed
+            self.seen = object()  # not clonable: CloneError, the connection is closed
         if cmd == b"badreturn":
             return 42
         if cmd == b"bye":
