@@ -53,6 +53,8 @@ struct DeallocList::Record {
     void* object;
     DeallocFn fn;
     Cleanup* cleanup;
+    Record* older; // the order run_all() follows
+    Record* newer;
 };
 
 DeallocList::~DeallocList() {
@@ -60,6 +62,15 @@ DeallocList::~DeallocList() {
         heap_.cancel_cleanup(record->cleanup);
         heap_.free(record);
     }
+}
+
+void DeallocList::unlink(Record* record) noexcept {
+    if (record->newer != nullptr)
+        record->newer->older = record->older;
+    else
+        newest_ = record->older;
+    if (record->older != nullptr)
+        record->older->newer = record->newer;
 }
 
 TrackStatus DeallocList::track(void* object, DeallocFn fn) noexcept {
@@ -73,7 +84,7 @@ TrackStatus DeallocList::track(void* object, DeallocFn fn) noexcept {
         heap_.free(record);
         return TrackStatus::out_of_memory;
     }
-    *record = Record{this, object, fn, cleanup};
+    *record = Record{this, object, fn, cleanup, newest_, nullptr};
     try {
         index_.emplace(object, record);
     } catch (const std::bad_alloc&) {
@@ -81,6 +92,9 @@ TrackStatus DeallocList::track(void* object, DeallocFn fn) noexcept {
         heap_.free(record);
         return TrackStatus::out_of_memory;
     }
+    if (newest_ != nullptr)
+        newest_->newer = record;
+    newest_ = record;
     return TrackStatus::ok;
 }
 
@@ -90,6 +104,7 @@ bool DeallocList::untrack(void* object) noexcept {
         return false;
     Record* record = it->second;
     index_.erase(it);
+    unlink(record);
     heap_.cancel_cleanup(record->cleanup);
     heap_.free(record);
     return true;
@@ -99,11 +114,28 @@ bool DeallocList::is_tracked(const void* object) const noexcept {
     return index_.count(object) != 0;
 }
 
+std::size_t DeallocList::run_all() noexcept {
+    std::size_t ran = 0;
+    while (Record* record = newest_) {
+        // Forget first, so a dealloc that untracks itself finds nothing.
+        index_.erase(record->object);
+        unlink(record);
+        heap_.cancel_cleanup(record->cleanup);
+        void* object = record->object;
+        DeallocFn fn = record->fn;
+        heap_.free(record);
+        fn(object);
+        ++ran;
+    }
+    return ran;
+}
+
 // Called by the heap's rewind. Forget first, so a dealloc that untracks itself finds
 // nothing and the callback can run only once.
 void DeallocList::run(void* arg) noexcept {
     auto* record = static_cast<Record*>(arg);
     record->list->index_.erase(record->object);
+    record->list->unlink(record);
     record->fn(record->object);
 }
 

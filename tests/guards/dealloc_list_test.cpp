@@ -101,6 +101,47 @@ TEST_F(DeallocListTest, CallbacksRunAtRewindNewestFirst) {
     EXPECT_EQ(list.size(), 0u);
 }
 
+TEST_F(DeallocListTest, RunAllRunsEveryCallbackNewestFirstOnceAndTheRewindNone) {
+    DeallocList list(heap);
+    Snapshot s = heap.snapshot();
+    std::vector<Object*> objects;
+    for (int id = 1; id <= 6; ++id) {
+        objects.push_back(make(id));
+        ASSERT_EQ(list.track(objects.back(), &record_dealloc), TrackStatus::ok);
+    }
+    EXPECT_TRUE(list.untrack(objects[2])); // died earlier: never called
+    EXPECT_EQ(list.run_all(), 5u);
+    EXPECT_EQ(g_log.ran, (std::vector<int>{6, 5, 4, 2, 1}));
+    EXPECT_EQ(g_log.damaged, 0) << "objects are intact while their callbacks run";
+    EXPECT_EQ(list.size(), 0u);
+    EXPECT_FALSE(list.untrack(objects[0]));
+    EXPECT_EQ(list.run_all(), 0u);
+    ASSERT_EQ(heap.rewind(s), RewindStatus::ok);
+    EXPECT_EQ(g_log.ran.size(), 5u) << "nothing runs twice";
+}
+
+// Tracks one more object the first time it runs: run_all() must run that one too.
+void tracking_dealloc(void* object) {
+    record_dealloc(object);
+    static Object late;
+    if (g_log.ran.size() == 1) {
+        late = *static_cast<Object*>(object);
+        late.id = 99;
+        for (std::size_t i = 0; i < sizeof late.payload; ++i)
+            late.payload[i] = static_cast<std::uint8_t>(late.id + static_cast<int>(i));
+        EXPECT_EQ(g_log.list->track(&late, &record_dealloc), TrackStatus::ok);
+    }
+}
+
+TEST_F(DeallocListTest, RunAllRunsWhatItsCallbacksTrack) {
+    DeallocList list(heap);
+    g_log.list = &list;
+    ASSERT_EQ(list.track(make(1), &record_dealloc), TrackStatus::ok);
+    ASSERT_EQ(list.track(make(2), &tracking_dealloc), TrackStatus::ok);
+    EXPECT_EQ(list.run_all(), 3u);
+    EXPECT_EQ(g_log.ran, (std::vector<int>{2, 99, 1}));
+}
+
 TEST_F(DeallocListTest, CallbacksSeeTheirObjectsIntactBeforeTheMemoryIsReleased) {
     DeallocList list(heap);
     Snapshot s = heap.snapshot();

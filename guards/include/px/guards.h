@@ -27,6 +27,10 @@
 // CPython's `typedef struct _object PyObject`, so this header does not need Python.h.
 struct _object;
 
+namespace px {
+class DeallocList;
+}
+
 // One parallel context as seen by the thread running it. The runtime owns these; guards
 // only publishes which one is current. Its C name is what Include/pxkit.h forward-declares.
 extern "C" struct PxContext {
@@ -37,6 +41,8 @@ extern "C" struct PxContext {
     // it) lives here, or nullptr. Used by the same thread as `heap`, never snapshotted: what
     // is freed in it is reused at once.
     px::Heap* session = nullptr;
+    // PX_DEALLOC objects made in `heap` are tracked here (nullptr: none are).
+    px::DeallocList* deallocs = nullptr;
 };
 // Include/pxkit.h reads a context's heap from C as its first member.
 static_assert(offsetof(PxContext, heap) == 0);
@@ -131,15 +137,22 @@ public:
     // callback is running now: a dealloc that untracks itself is harmless).
     bool untrack(void* object) noexcept;
     bool is_tracked(const void* object) const noexcept;
+    // Runs every tracked object's callback now, newest first, each once, as the rewind
+    // would (their memory stays until the rewind): for an embedder that must run them where
+    // it chooses, before the rewind. Objects tracked by a callback meanwhile run too.
+    // Returns how many ran.
+    std::size_t run_all() noexcept;
     std::size_t size() const noexcept { return index_.size(); }
     Heap& heap() const noexcept { return heap_; }
 
 private:
     struct Record;
     static void run(void* record) noexcept;
+    void unlink(Record* record) noexcept;
 
     Heap& heap_;
     std::unordered_map<const void*, Record*> index_;
+    Record* newest_ = nullptr; // records newest first, through Record::older
 };
 
 // Clonable values are exactly None, bool, int, float, complex, str, bytes, bytearray and
