@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "callbacks.h"
 #include "px/guards.h"
 #include "px/interp.h"
 
@@ -74,7 +75,7 @@ extern "C" void PxInterp_context_free(void* p) {
     // time, and the rewind reclaims it anyway).
     Context* ctx = current();
     Heap* heap = px::owner_of(p);
-    if (heap == ctx->heap || heap == ctx->session)
+    if ((heap == ctx->heap || heap == ctx->session) && !px::interp::frees_skipped(heap))
         heap->free(p);
 }
 

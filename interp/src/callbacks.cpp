@@ -64,6 +64,8 @@ void clear_thread_state(PyThreadState* ts) {
     Py_CLEAR(ts->async_gen_firstiter);
     Py_CLEAR(ts->async_gen_finalizer);
     ts->_px_type_epoch++; // its attribute-lookup cache names objects about to be rewound
+    if (run_tracked_deallocs() > 0)
+        clear_thread_state(ts); // what those deallocs left (none ran twice: run_all forgot them)
 }
 
 void PendingError::clear() {

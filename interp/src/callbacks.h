@@ -8,6 +8,10 @@
 
 #include <cstddef>
 
+namespace px {
+class Heap;
+}
+
 namespace px::interp {
 
 // Main thread, at import: the interpreter worker thread states belong to, and the traceback
@@ -24,8 +28,15 @@ void delete_worker_thread_state(PyThreadState* ts);
 // error indicator is cleared), or nullptr when none is set.
 PyObject* take_exception();
 
-// In the context, before its rewind: drops everything the thread state still references.
+// In the context, before its rewind: drops everything the thread state still references,
+// then runs tp_dealloc of the PX_DEALLOC objects still alive (deallocs.cpp).
 void clear_thread_state(PyThreadState* ts);
+
+// deallocs.cpp: in the context, with its thread state, once the callback is over: the
+// tp_dealloc of every PX_DEALLOC object still tracked, newest first. Returns how many ran.
+std::size_t run_tracked_deallocs();
+// Whether frees of this heap's blocks are skipped now (while those deallocs run).
+bool frees_skipped(const px::Heap* heap) noexcept;
 
 // What a worker hands to the main thread for one item: the result, or what the main thread
 // needs to rebuild the exception. Everything here is context-owned.

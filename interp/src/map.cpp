@@ -18,6 +18,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "px/guards.h"
@@ -40,11 +41,13 @@ PyThreadState* thread_state(runtime::Worker& worker) {
 
 void start_worker_thread(runtime::Worker& worker) {
     worker.user = new_worker_thread_state();
+    worker.context().deallocs = new px::DeallocList(worker.heap());
     std::lock_guard lock(g_workers_mutex);
     g_workers.push_back(&worker);
 }
 
 void stop_worker_thread(runtime::Worker& worker) {
+    delete std::exchange(worker.context().deallocs, nullptr);
     delete_worker_thread_state(thread_state(worker));
     worker.user = nullptr;
 }

@@ -125,6 +125,11 @@ PyMethodDef g_methods[] = {
     {"rdtsc", rdtsc, METH_NOARGS, "rdtsc() -> int: the CPU's time-stamp counter."},
     {"debug", debug, METH_O,
      "debug(msg: str) -> None: one line to stderr, safe in a parallel context."},
+    {"track_dealloc", px::interp::track_dealloc, METH_O,
+     "track_dealloc(type) -> type: instances made in a parallel context and still alive when "
+     "its callback is over get tp_dealloc before its memory is released (main thread only)."},
+    {"tracked_types", px::interp::tracked_types, METH_NOARGS,
+     "tracked_types() -> tuple: the types given to track_dealloc()."},
     {"server", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(px::interp::server)),
      METH_VARARGS | METH_KEYWORDS,
      "server(host='127.0.0.1', port=8080, *, workers=None) -> Server: a listening socket (port 0 "

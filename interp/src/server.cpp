@@ -41,6 +41,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -456,6 +457,8 @@ public:
 
     void connection_made(Transport& t) override {
         CallbackScope scope;
+        context_ = &t.context(); // PX_DEALLOC objects its callbacks make are tracked here
+        context_->deallocs = &deallocs_.emplace(*context_->heap);
         if (!create(t)) {
             report_failure("creating the protocol instance for " + peer(t));
             t.close();
@@ -518,6 +521,8 @@ public:
     }
 
     ~PyConnection() override {
+        if (context_ != nullptr)
+            context_->deallocs = nullptr; // deallocs_ goes now; it has run what it tracked
         if (instance_ != nullptr || transport_ != nullptr)
             write_stderr("pxkit: a connection ended without connection_lost(); its protocol "
                          "instance is leaked\n");
@@ -637,6 +642,8 @@ private:
 
     ServerEntry& entry_;
     std::unique_ptr<runtime::Protocol> http_;
+    PxContext* context_ = nullptr;
+    std::optional<px::DeallocList> deallocs_;
     PyObject* instance_ = nullptr;
     PyObject* transport_ = nullptr;
     bool published_ = false;

@@ -16,7 +16,7 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SUITES = ("conformance", "guard", "errors", "server")
+SUITES = ("conformance", "guard", "errors", "server", "dealloc")
 
 
 class CountingResult(unittest.TextTestResult):

@@ -61,6 +61,11 @@ void shutdown_workers();
 // between maps on the main thread.
 PyObject* heap_stats(PyObject* module, PyObject* unused);
 
+// parallel.track_dealloc(type) -> type and parallel.tracked_types() (API.md "PX_DEALLOC"),
+// src/deallocs.cpp: main thread only; sets Py_TPFLAGS_PX_DEALLOC on the type.
+PyObject* track_dealloc(PyObject* module, PyObject* type);
+PyObject* tracked_types(PyObject* module, PyObject* unused);
+
 // parallel.server / register / run / run_once / stop (API.md "Servers"), src/server.cpp.
 bool init_server_types(PyObject* module); // parallel.Server, parallel.Transport
 PyObject* server(PyObject* module, PyObject* args, PyObject* kwargs);
