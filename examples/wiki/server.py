@@ -17,6 +17,15 @@ in parallel contexts and only read those objects: a lookup is wikidata.find, a b
     /offsets/<title>  {"title": ..., "offset": ..., "length": ...}
     /dump             the whole dump, zero-copy (sendfile), honouring Range
     /stats            parallel.stats()
+    /set_secret_key/<key>, /secret_key
+                      a value kept on this connection only (per-connection persistence:
+                      `self.key = key` clones it into the connection's session heap)
+    /login/<name>     counts logins in a dict of the main thread (call_from_main_thread)
+    /users, /user/<login>
+                      users from a SQLite database (made at start-up in a temporary
+                      directory); each request opens its own connection, and
+                      sqlite3.Connection is tracked for PX_DEALLOC, so a connection a
+                      request leaves behind is closed before its context is rewound
 
 Titles arrive URL-quoted (spaces, non-ASCII, &, ?, #, %); parallel.http unquotes each path
 segment. An unknown title is a 404.
@@ -27,8 +36,12 @@ makes those bytes of the dump the whole response, and a client Range applies wit
 """
 
 import argparse
+import atexit
 import os
+import shutil
+import sqlite3
 import sys
+import tempfile
 import urllib.parse
 
 import parallel
@@ -72,6 +85,30 @@ except ImportError as e:
     sys.exit(f'server.py: error: {e}')  # run as a script: one line, no traceback
 
 
+# The users database, made by the main thread at import; requests open it read-only.
+USERS_DIR = tempfile.mkdtemp(prefix='pxkit-wiki-users-')
+atexit.register(shutil.rmtree, USERS_DIR, True)
+USERS_DB = os.path.join(USERS_DIR, 'users.db')
+wikidata.make_users_db(USERS_DB, TITLES)
+USERS_URI = 'file:' + urllib.parse.quote(USERS_DB) + '?mode=ro'
+parallel.track_dealloc(sqlite3.Connection)  # what a request leaves open is closed for it
+USER_FIELDS = ('login', 'name', 'favourite', 'edits')
+
+# Logins counted on the main thread: a context may read main objects but not change them, so
+# the count is changed where the dict lives.
+LOGINS = {}
+
+
+@parallel.call_from_main_thread
+def count_login(name):
+    LOGINS[name] = LOGINS.get(name, 0) + 1
+    return LOGINS[name]
+
+
+def users_db():
+    return sqlite3.connect(USERS_URI, uri=True)
+
+
 def quote(title):
     return urllib.parse.quote(title, safe='')
 
@@ -95,7 +132,9 @@ def example_paths():
     paths = [f'/wiki/{quote(title)}' for title in example_titles()]
     if TITLES:
         paths.append(f'/offsets/{quote(TITLES[0])}')
-    return paths + ['/hello', '/stats']
+    # (/secret_key is left out: it answers only on the connection that set one.)
+    return paths + ['/hello', '/stats', '/set_secret_key/swordfish', '/login/alice', '/users',
+                    '/user/user0001']
 
 
 def index_text():
@@ -105,7 +144,10 @@ def index_text():
              '  /wiki/<title>      an article\'s <page> element (title URL-quoted; Range works)',
              '  /offsets/<title>   where that article is in the dump, as JSON',
              '  /dump              the whole dump (zero-copy, Range works)',
-             '  /stats             parallel.stats() as JSON', '', 'Try:']
+             '  /stats             parallel.stats() as JSON',
+             '  /set_secret_key/<key>, /secret_key   a value kept on this connection only',
+             '  /login/<name>      count of logins, kept by the main thread',
+             '  /users, /user/<login>   users from a SQLite database', '', 'Try:']
     lines += [f'  {path}' for path in example_paths()] + ['']
     return '\n'.join(lines).encode()
 
@@ -145,6 +187,42 @@ class Wiki(HttpServer):
     @route
     def dump(self, request):
         return self.sendfile(request, DUMP_PATH, XML)
+
+    @route
+    def set_secret_key(self, request, key):
+        self.key = key  # cloned into this connection's session heap
+        return {'secret_key': key}
+
+    @route
+    def secret_key(self, request):
+        key = getattr(self, 'key', None)
+        if key is None:
+            self.error(request, 404, 'no secret key on this connection: '
+                       'set one with /set_secret_key/<key> first (same connection)')
+        return {'secret_key': key}
+
+    @route
+    def login(self, request, name):
+        return {'login': name, 'count': count_login(name)}
+
+    @route
+    def users(self, request):
+        db = users_db()
+        total = db.execute('SELECT count(*) FROM users').fetchone()[0]
+        rows = db.execute('SELECT login, name, favourite, edits FROM users ORDER BY login '
+                          'LIMIT 100').fetchall()
+        db.close()
+        return {'total': total, 'first': [dict(zip(USER_FIELDS, row)) for row in rows]}
+
+    @route
+    def user(self, request, login):
+        # Not closed here on purpose: the connection dies with the request (PX_DEALLOC would
+        # close it too if a cycle kept it alive past the callback).
+        row = users_db().execute('SELECT login, name, favourite, edits FROM users '
+                                 'WHERE login = ?', (login,)).fetchone()
+        if row is None:
+            self.error(request, 404, f'no user {login!r}')
+        return dict(zip(USER_FIELDS, row))
 
 
 def main(argv=None):

@@ -261,7 +261,9 @@ class Routes(unittest.TestCase):
         status, _, body = self.get('/')
         self.assertEqual(status, 200)
         text = body.decode()
-        for route in ('/hello', '/wiki/<title>', '/offsets/<title>', '/dump', '/stats'):
+        for route in ('/hello', '/wiki/<title>', '/offsets/<title>', '/dump', '/stats',
+                      '/set_secret_key/<key>', '/secret_key', '/login/<name>', '/users',
+                      '/user/<login>'):
             self.assertIn(route, text)
         links = re.findall(r'^  (/(?:wiki|offsets)/\S+)$', text, re.M)
         self.assertGreaterEqual(len(links), 4)
@@ -329,6 +331,52 @@ class Routes(unittest.TestCase):
             for key in ('contexts', 'memory', 'server', 'elapsed'):
                 self.assertIn(key, stats)
             self.assertGreater(stats['elapsed'], 0)
+
+    def test_secret_key_is_kept_per_connection(self):
+        a, b = self.server.connection(), self.server.connection()
+        try:
+            def get(conn, path):
+                conn.request('GET', path)
+                response = conn.getresponse()
+                return response.status, response.read()
+            self.assertEqual(get(a, '/secret_key')[0], 404)
+            self.assertEqual(get(a, '/set_secret_key/swordfish'),
+                             (200, b'{"secret_key": "swordfish"}'))
+            self.assertEqual(get(b, '/set_secret_key/' + quoted('caf\u00e9 & co')),
+                             (200, json.dumps({'secret_key': 'caf\u00e9 & co'}).encode()))
+            for _ in range(10):  # other requests in between: each one a rewind
+                self.assertEqual(get(a, '/hello')[0], 200)
+                self.assertEqual(json.loads(get(a, '/secret_key')[1]), {'secret_key': 'swordfish'})
+                self.assertEqual(json.loads(get(b, '/secret_key')[1]),
+                                 {'secret_key': 'caf\u00e9 & co'})
+            self.assertEqual(get(a, '/set_secret_key/other')[0], 200)
+            self.assertEqual(json.loads(get(a, '/secret_key')[1]), {'secret_key': 'other'})
+        finally:
+            a.close()
+            b.close()
+        # A new connection starts without one.
+        self.assertEqual(self.get('/secret_key')[0], 404)
+
+    def test_logins_are_counted_on_the_main_thread(self):
+        name = 'tester-' + str(os.getpid())
+        counts = [json.loads(self.get('/login/' + name)[2])['count'] for _ in range(5)]
+        self.assertEqual(counts, [1, 2, 3, 4, 5])
+        self.assertEqual(json.loads(curl(self.server, '/login/' + name)[2]),
+                         {'login': name, 'count': 6})
+
+    def test_users_come_from_sqlite(self):
+        status, _, body = self.get('/users')
+        self.assertEqual(status, 200)
+        users = json.loads(body)
+        self.assertEqual(users['total'], 1000)
+        self.assertEqual(len(users['first']), 100)
+        first = users['first'][0]
+        self.assertEqual(first['login'], 'user0001')
+        self.assertEqual(json.loads(self.get('/user/user0001')[2]), first)
+        self.assertEqual(self.get('/user/nobody')[0], 404)
+        for i in (2, 500, 1000):  # many requests, each opening (and dropping) a connection
+            login = f'user{i:04d}'
+            self.assertEqual(json.loads(curl(self.server, '/user/' + login)[2])['login'], login)
 
     def test_unknown_title_is_404(self):
         missing = quoted(TITLES['first'] + ' (no such page)')

@@ -14,6 +14,7 @@ Standard library only: the server imports this module.
 
 import bisect
 import os
+import sqlite3
 import sys
 from array import array
 
@@ -81,3 +82,26 @@ def read_article(directory, offset, length):
     with open(dump_path(directory), 'rb') as f:
         f.seek(offset)
         return f.read(length)
+
+
+def make_users_db(path, titles, count=1000):
+    """Write a SQLite database of `count` users at `path` for the wiki's /users routes: logins
+    user0001..., each with a name and a favourite article taken from the titles, and an
+    edit count; the same titles give the same database."""
+    step = max(1, len(titles) // count) if titles else 1
+    rows = []
+    for i in range(count):
+        title = titles[(i * step) % len(titles)] if titles else ''
+        rows.append((f'user{i + 1:04d}', f'Editor {i + 1}', title, (i * 7919) % 1000))
+    tmp = path + '.tmp'
+    if os.path.exists(tmp):
+        os.remove(tmp)
+    db = sqlite3.connect(tmp)
+    try:
+        db.execute('CREATE TABLE users (login TEXT PRIMARY KEY, name TEXT NOT NULL, '
+                   'favourite TEXT NOT NULL, edits INTEGER NOT NULL)')
+        db.executemany('INSERT INTO users VALUES (?, ?, ?, ?)', rows)
+        db.commit()
+    finally:
+        db.close()
+    os.replace(tmp, path)
