@@ -652,48 +652,6 @@ private:
 
 thread_local PyConnection* PyConnection::t_current = nullptr;
 
-// The file at `path`, or its bytes [offset, offset + count) when count >= 0, as a response
-// that honours the request's Range within them: 200, 206, 416, or 404 when the file is not a
-// readable regular file or the slice lies past its end.
-HttpResponse file_slice(const HttpRequest& request, const char* path,
-                        const std::string& content_type, unsigned long long offset,
-                        long long count) {
-    if (count < 0)
-        return runtime::file_response(request, path, content_type);
-    runtime::UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
-    struct stat st {};
-    if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
-        offset + static_cast<unsigned long long>(count) >
-            static_cast<unsigned long long>(st.st_size))
-        return HttpResponse::text(404, "not found\n");
-    auto length = static_cast<std::uint64_t>(count);
-    runtime::RangeRequest range;
-    if (const std::string* header = request.header("Range"))
-        range = runtime::parse_range(*header, length);
-    if (range.kind == runtime::RangeRequest::unsatisfiable ||
-        range.kind == runtime::RangeRequest::multiple) {
-        HttpResponse r = HttpResponse::text(416, range.kind == runtime::RangeRequest::multiple
-                                                     ? "multiple ranges are not supported\n"
-                                                     : "range not satisfiable\n");
-        r.set("Content-Range", "bytes */" + std::to_string(length));
-        return r;
-    }
-    HttpResponse r;
-    r.set("Content-Type", content_type);
-    r.set("Accept-Ranges", "bytes");
-    runtime::FileBody file{std::move(fd), offset, length};
-    if (range.kind == runtime::RangeRequest::single) {
-        r.status = 206;
-        file.offset = offset + range.first;
-        file.length = range.length;
-        r.set("Content-Range", "bytes " + std::to_string(range.first) + "-" +
-                                   std::to_string(range.first + range.length - 1) + "/" +
-                                   std::to_string(length));
-    }
-    r.file = std::move(file);
-    return r;
-}
-
 // instance._px_request(method, path, query, headers, body, version) returns
 // (status, headers, body): body is bytes, or a str path when status is None (a file, sent
 // with the request's Range honoured).
@@ -816,7 +774,10 @@ HttpResponse PyConnection::handle(const HttpRequest& request, Transport& t) {
                 PyErr_SetString(PyExc_TypeError, "_px_request(): a file body must be a str path");
             return fail("the route");
         }
-        HttpResponse file = file_slice(request, path, content_type, offset, count);
+        runtime::FileSlice slice{offset, std::nullopt}; // count < 0: to the end of the file
+        if (count >= 0)
+            slice.count = static_cast<std::uint64_t>(count);
+        HttpResponse file = runtime::file_response(request, path, content_type, slice);
         for (auto& h : response.headers) // file_response() set the Content-Type already
             if (strcasecmp(h.name.c_str(), "Content-Type") != 0)
                 file.headers.push_back(std::move(h));

@@ -365,12 +365,15 @@ RangeRequest parse_range(std::string_view header, std::uint64_t length) noexcept
 }
 
 HttpResponse file_response(const HttpRequest& request, const std::string& path,
-                           std::string_view content_type) {
+                           std::string_view content_type, FileSlice slice) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     struct stat st {};
     if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
         return HttpResponse::text(404, "not found\n");
-    auto length = static_cast<std::uint64_t>(st.st_size);
+    auto size = static_cast<std::uint64_t>(st.st_size);
+    if (slice.offset > size || slice.count.value_or(0) > size - slice.offset)
+        return HttpResponse::text(404, "not found\n");
+    std::uint64_t length = slice.count.value_or(size - slice.offset);
 
     RangeRequest range;
     if (const std::string* header = request.header("Range"))
@@ -385,10 +388,10 @@ HttpResponse file_response(const HttpRequest& request, const std::string& path,
     HttpResponse r;
     r.set("Content-Type", std::string(content_type));
     r.set("Accept-Ranges", "bytes");
-    FileBody body{std::move(fd), 0, length};
+    FileBody body{std::move(fd), slice.offset, length};
     if (range.kind == RangeRequest::single) {
         r.status = 206;
-        body.offset = range.first;
+        body.offset = slice.offset + range.first;
         body.length = range.length;
         r.set("Content-Range", "bytes " + std::to_string(range.first) + "-" +
                                    std::to_string(range.first + range.length - 1) + "/" +

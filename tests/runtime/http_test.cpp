@@ -49,6 +49,15 @@ private:
     std::string content_;
 };
 
+px::runtime::FileSlice slice_of(const HttpRequest& r) {
+    px::runtime::FileSlice slice;
+    std::size_t dash = r.query.find('-');
+    slice.offset = std::stoull(r.query.substr(0, dash));
+    if (dash + 1 < r.query.size())
+        slice.count = std::stoull(r.query.substr(dash + 1));
+    return slice;
+}
+
 struct App {
     std::string file_path;
     std::promise<void> slow_entered;
@@ -63,6 +72,8 @@ struct App {
                                                (r.header("x-tag") ? *r.header("X-TAG") : ""));
         if (r.path == "/file")
             return px::runtime::file_response(r, file_path);
+        if (r.path == "/slice") // ?OFFSET-COUNT, or ?OFFSET- to the end
+            return px::runtime::file_response(r, file_path, "application/x-slice", slice_of(r));
         if (r.path == "/throw")
             throw std::runtime_error("handler failed");
         if (r.path == "/slow") {
@@ -400,6 +411,42 @@ TEST_F(Http, RangesOfAFile) {
         EXPECT_EQ(r->header("content-range"), k.content_range) << k.header;
         if (k.status != 416) {
             EXPECT_TRUE(r->body == file.content().substr(k.first, k.length)) << k.header;
+        }
+    }
+}
+
+TEST_F(Http, SliceOfAFileIsTheWholeBodyAndRangesApplyWithinIt) {
+    TempFile file(1000);
+    app_.file_path = file.path();
+    start();
+    struct SliceCase {
+        const char* query;
+        const char* range; // nullptr: none
+        unsigned status;
+        std::size_t first, length; // the body: file bytes [first, first + length)
+        const char* content_range;
+    };
+    const SliceCase cases[] = {
+        {"100-50", nullptr, 200, 100, 50, ""},
+        {"100-50", "bytes=0-9", 206, 100, 10, "bytes 0-9/50"},
+        {"100-50", "bytes=-5", 206, 145, 5, "bytes 45-49/50"},
+        {"100-50", "bytes=50-", 416, 0, 0, "bytes */50"},
+        {"990-", nullptr, 200, 990, 10, ""},   // to the end of the file
+        {"1000-0", nullptr, 200, 1000, 0, ""}, // empty, at the end
+        {"990-11", nullptr, 404, 0, 0, ""},    // past the end
+        {"1001-", nullptr, 404, 0, 0, ""},
+    };
+    Client c(port());
+    for (const SliceCase& k : cases) {
+        std::string target = std::string("/slice?") + k.query;
+        ASSERT_TRUE(c.send(get(target, k.range ? std::string("Range: ") + k.range + "\r\n" : "")));
+        auto r = c.response();
+        ASSERT_TRUE(r) << k.query;
+        EXPECT_EQ(r->status, k.status) << k.query;
+        EXPECT_EQ(r->header("content-range"), k.content_range) << k.query;
+        if (k.status == 200 || k.status == 206) {
+            EXPECT_EQ(r->header("content-type"), "application/x-slice") << k.query;
+            EXPECT_TRUE(r->body == file.content().substr(k.first, k.length)) << k.query;
         }
     }
 }

@@ -225,7 +225,8 @@ class HttpServer:
             return (status, _headers(request.response, TEXT), body)
         response = request.response
         if isinstance(value, _File):
-            body = value.path if value.count is None else (value.path, value.offset, value.count)
+            body = (value.path if value.offset == 0 and value.count is None else
+                    (value.path, value.offset, -1 if value.count is None else value.count))
             return (None, _headers(response, value.content_type), body)
         if isinstance(value, (bytes, bytearray, memoryview)):
             body = bytes(value)

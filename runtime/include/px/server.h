@@ -248,9 +248,17 @@ struct RangeRequest {
 };
 RangeRequest parse_range(std::string_view header, std::uint64_t length) noexcept;
 
-// The file at `path`, honouring the request's Range header: 200, 206, 416, or 404 when it is
-// not a readable regular file.
+// A slice of a file, [offset, offset + count): the response's whole body, within which a
+// Range applies. The default is the whole file.
+struct FileSlice {
+    std::uint64_t offset = 0;
+    std::optional<std::uint64_t> count; // nullopt: to the end of the file
+};
+
+// The file at `path` (or that slice of it), honouring the request's Range header within it:
+// 200, 206, 416, or 404 when it is not a readable regular file or the slice lies past its end.
 HttpResponse file_response(const HttpRequest& request, const std::string& path,
-                           std::string_view content_type = "application/octet-stream");
+                           std::string_view content_type = "application/octet-stream",
+                           FileSlice slice = {});
 
 } // namespace px::runtime

@@ -164,6 +164,16 @@ class HttpAppTest(unittest.TestCase):
         self.assertEqual(self.request("GET", "/slice/1000/500", headers={"Range": "bytes=500-"})[0], 416)
         self.assertEqual(self.request("GET", "/slice/1048000/1000")[0], 404)  # past the end
 
+    def test_an_offset_without_a_count_sends_the_rest_of_the_file(self):
+        data = data_bytes()
+        status, headers, body = self.request("GET", "/tail/1048000")
+        self.assertEqual((status, body, headers["content-type"]),
+                         (200, data[1048000:], "application/x-tail"))
+        status, headers, body = self.request("GET", "/tail/1048000", headers={"Range": "bytes=-6"})
+        self.assertEqual((status, body, headers["content-range"]),
+                         (206, data[-6:], "bytes %d-%d/%d" % (570, 575, 576)))
+        self.assertEqual(self.request("GET", "/tail/2000000")[0], 404)
+
     def test_missing_file_is_404(self):
         self.assertEqual(self.request("GET", "/missing")[0], 404)
 

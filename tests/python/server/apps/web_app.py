@@ -44,6 +44,10 @@ class Web(HttpServer):
         return self.sendfile(request, DATA)
 
     @route
+    def tail(self, request, offset):
+        return self.sendfile(request, DATA, "application/x-tail", offset=int(offset))
+
+    @route
     def slice(self, request, offset, count):
         return self.sendfile(request, DATA, "application/x-slice", offset=int(offset),
                              count=int(count))
