@@ -1241,55 +1241,50 @@ void shutdown_servers() {
     unpark_main();
 }
 
-PyObject* server_stats() {
-    PyObject* list = PyList_New(0);
-    if (list == nullptr)
-        return nullptr;
-    for (ServerObject* s : g_registered) {
-        ServerEntry& e = *s->entry;
-        runtime::ServerStats st = e.server->stats();
-        PyObject* ids;
-        {
-            std::lock_guard lock(e.ids_mutex);
-            ids = PyList_New(0);
-            for (long id : e.thread_ids)
-                if (ids != nullptr) {
-                    PyObject* v = PyLong_FromLong(id);
-                    if (v == nullptr || PyList_Append(ids, v) < 0)
-                        Py_CLEAR(ids);
-                    Py_XDECREF(v);
-                }
-        }
-        PyObject* per_worker = PyList_New(0);
-        for (const auto& w : st.workers) {
-            PyObject* d = Py_BuildValue("{sKsKsKsK}", "total", (unsigned long long)w.total,
-                                        "requests", (unsigned long long)w.requests, "bytes_sent",
-                                        (unsigned long long)w.bytes_sent, "errors",
-                                        (unsigned long long)w.errors);
-            if (per_worker == nullptr || d == nullptr || PyList_Append(per_worker, d) < 0)
-                Py_CLEAR(per_worker);
-            Py_XDECREF(d);
-        }
-        PyObject* d = nullptr;
-        if (ids != nullptr && per_worker != nullptr)
-            d = Py_BuildValue(
-                "{sssIsIsKsKsKsKsKsOsO}", "host", e.host.c_str(), "port",
-                static_cast<unsigned>(e.port), "workers", e.workers, "connections",
-                (unsigned long long)st.open, "connections_total", (unsigned long long)st.total,
-                "requests", (unsigned long long)st.requests, "bytes_sent",
-                (unsigned long long)st.bytes_sent, "errors", (unsigned long long)st.errors,
-                "per_worker", per_worker, "thread_ids", ids);
-        Py_XDECREF(ids);
-        Py_XDECREF(per_worker);
-        if (d == nullptr || PyList_Append(list, d) < 0) {
-            Py_XDECREF(d);
-            Py_DECREF(list);
-            return nullptr;
-        }
-        Py_DECREF(d);
+namespace {
+
+// The thread ids of a server's workers, as a new list.
+PyObject* thread_ids(ServerEntry& e) {
+    std::lock_guard lock(e.ids_mutex);
+    PyObject* ids = PyList_New(0);
+    for (long id : e.thread_ids) {
+        PyObject* v = ids != nullptr ? PyLong_FromLong(id) : nullptr;
+        if (v == nullptr || PyList_Append(ids, v) < 0)
+            Py_CLEAR(ids);
+        Py_XDECREF(v);
     }
-    return list;
+    return ids;
 }
+
+// One server's figures as parallel.stats()["servers"][i] shows them.
+PyObject* server_dict(ServerEntry& e, const runtime::ServerStats& st) {
+    PyObject* per_worker = PyList_New(0);
+    for (const auto& w : st.workers) {
+        PyObject* d = per_worker == nullptr
+                          ? nullptr
+                          : Py_BuildValue("{sKsKsKsK}", "total", (unsigned long long)w.total,
+                                          "requests", (unsigned long long)w.requests, "bytes_sent",
+                                          (unsigned long long)w.bytes_sent, "errors",
+                                          (unsigned long long)w.errors);
+        if (d == nullptr || PyList_Append(per_worker, d) < 0)
+            Py_CLEAR(per_worker);
+        Py_XDECREF(d);
+    }
+    PyObject* ids = thread_ids(e);
+    PyObject* d = nullptr;
+    if (ids != nullptr && per_worker != nullptr)
+        d = Py_BuildValue(
+            "{sssIsIsKsKsKsKsKsOsO}", "host", e.host.c_str(), "port", static_cast<unsigned>(e.port),
+            "workers", e.workers, "connections", (unsigned long long)st.open, "connections_total",
+            (unsigned long long)st.total, "requests", (unsigned long long)st.requests, "bytes_sent",
+            (unsigned long long)st.bytes_sent, "errors", (unsigned long long)st.errors,
+            "per_worker", per_worker, "thread_ids", ids);
+    Py_XDECREF(ids);
+    Py_XDECREF(per_worker);
+    return d;
+}
+
+} // namespace
 
 double server_elapsed() {
     if (g_started == std::chrono::steady_clock::time_point{})
@@ -1303,45 +1298,44 @@ namespace px::interp {
 
 // parallel.stats(): the servers' counters summed, per server and per worker.
 PyObject* stats(PyObject*, PyObject*) {
-    PyObject* servers = server_stats();
-    if (servers == nullptr)
-        return nullptr;
-    unsigned long long open = 0, total = 0, requests = 0, bytes = 0, errors = 0;
+    runtime::ServerCounters sum;
+    PyObject* servers = PyList_New(0);
     PyObject* threads = PyList_New(0);
     PyObject* per_worker = PyList_New(0);
-    for (Py_ssize_t i = 0; threads && per_worker && i < PyList_GET_SIZE(servers); ++i) {
-        PyObject* d = PyList_GET_ITEM(servers, i);
-        auto get = [&](const char* key) {
-            PyObject* v = PyDict_GetItemString(d, key);
-            return v ? PyLong_AsUnsignedLongLong(v) : 0ull;
-        };
-        open += get("connections");
-        total += get("connections_total");
-        requests += get("requests");
-        bytes += get("bytes_sent");
-        errors += get("errors");
-        PyObject* ids = PyDict_GetItemString(d, "thread_ids");
-        PyObject* workers = PyDict_GetItemString(d, "per_worker");
-        if (ids == nullptr || workers == nullptr) {
-            Py_CLEAR(threads);
-        } else {
-            for (Py_ssize_t k = 0; threads && k < PyList_GET_SIZE(ids); ++k)
-                if (PyList_Append(threads, PyList_GET_ITEM(ids, k)) < 0)
-                    Py_CLEAR(threads);
-            for (Py_ssize_t k = 0; per_worker && k < PyList_GET_SIZE(workers); ++k) {
-                PyObject* w = PyList_GET_ITEM(workers, k);
-                // Connections are not pinned to a worker: per worker, what it ran.
-                PyObject* c =
-                    Py_BuildValue("{sOsO}", "connections", PyDict_GetItemString(w, "total"),
-                                  "requests", PyDict_GetItemString(w, "requests"));
-                if (c == nullptr || PyList_Append(per_worker, c) < 0)
-                    Py_CLEAR(per_worker);
-                Py_XDECREF(c);
-            }
+    for (ServerObject* s : g_registered) {
+        if (servers == nullptr || threads == nullptr || per_worker == nullptr)
+            break;
+        ServerEntry& e = *s->entry;
+        runtime::ServerStats st = e.server->stats(); // one reading for the sums and the dict
+        sum.open += st.open;
+        sum.total += st.total;
+        sum.requests += st.requests;
+        sum.bytes_sent += st.bytes_sent;
+        sum.errors += st.errors;
+        for (const auto& w : st.workers) {
+            // Connections are not pinned to a worker: per worker, what it ran.
+            PyObject* c = Py_BuildValue("{sKsK}", "connections", (unsigned long long)w.total,
+                                        "requests", (unsigned long long)w.requests);
+            if (c == nullptr || PyList_Append(per_worker, c) < 0)
+                Py_CLEAR(per_worker);
+            Py_XDECREF(c);
+            if (per_worker == nullptr)
+                break;
         }
+        PyObject* ids = thread_ids(e);
+        Py_ssize_t end = PyList_GET_SIZE(threads);
+        if (ids == nullptr || PyList_SetSlice(threads, end, end, ids) < 0) // appends them
+            Py_CLEAR(threads);
+        Py_XDECREF(ids);
+        PyObject* d = server_dict(e, st);
+        if (d == nullptr || PyList_Append(servers, d) < 0)
+            Py_CLEAR(servers);
+        Py_XDECREF(d);
     }
+    const unsigned long long open = sum.open, total = sum.total, requests = sum.requests,
+                             bytes = sum.bytes_sent, errors = sum.errors;
     PyObject* result = nullptr;
-    if (threads != nullptr && per_worker != nullptr && !PyErr_Occurred()) {
+    if (servers != nullptr && threads != nullptr && per_worker != nullptr) {
         result = Py_BuildValue(
             "{s{sKsKsO}s{sKsKsKsKsKsKsK}s{sKsKsKsKsKsO}sdsO}", "contexts", "active", open, "total",
             total, "per_worker", per_worker, "memory", "heaps",
@@ -1361,7 +1355,7 @@ PyObject* stats(PyObject*, PyObject*) {
     }
     Py_XDECREF(threads);
     Py_XDECREF(per_worker);
-    Py_DECREF(servers);
+    Py_XDECREF(servers);
     return result;
 }
 

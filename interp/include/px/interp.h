@@ -75,8 +75,6 @@ PyObject* run_once(PyObject* module, PyObject* args, PyObject* kwargs);
 PyObject* stop(PyObject* module, PyObject* unused); // any thread, contexts included
 // Stops servers that run_once() left running (atexit, before the workers' shutdown).
 void shutdown_servers();
-// One dict per registered server (counters, per-worker counters, thread ids); any thread.
-PyObject* server_stats();
 double server_elapsed(); // seconds since the first run()/run_once(), 0 before
 PyObject* stats(PyObject* module, PyObject* unused); // parallel.stats()
 
