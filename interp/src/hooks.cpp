@@ -1,5 +1,6 @@
 // hooks.cpp — the functions the patched interpreter calls (Include/pxkit.h): main-heap
 // sections, owner scopes, the mutation guard's refusal and persistence on a session.
+#include <cstring>
 #include <mutex>
 #include <string>
 
@@ -221,8 +222,8 @@ extern "C" int PxInterp_refuse_write(PyObject* obj, const char* what) {
                      what, Py_TYPE(obj)->tp_name);
         return -1;
     }
-    const char* kind = "a";
     const char* name = Py_TYPE(obj)->tp_name;
+    const char* kind = std::strchr("aeiou", name[0]) != nullptr && name[0] != '\0' ? "an" : "a";
     if (PyType_Check(obj)) { // a class: name it, since every class's type is just "type"
         kind = "the class";
         name = reinterpret_cast<PyTypeObject*>(obj)->tp_name;
