@@ -15,6 +15,18 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* Under ASan or TSan malloc is the sanitizer's, and glibc's mallinfo2() reads zeros. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define PXRES_SANITIZER_ALLOCATOR 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define PXRES_SANITIZER_ALLOCATOR 1
+#endif
+#endif
+#ifdef PXRES_SANITIZER_ALLOCATOR
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
+
 #ifndef Py_TPFLAGS_PX_DEALLOC
 #error "pxres needs pxpython's headers (Py_TPFLAGS_PX_DEALLOC)"
 #endif
@@ -196,8 +208,12 @@ dealloc_log(PyObject *module, PyObject *unused)
 static PyObject *
 malloc_in_use(PyObject *module, PyObject *unused)
 {
+#ifdef PXRES_SANITIZER_ALLOCATOR
+    return PyLong_FromSize_t(__sanitizer_get_current_allocated_bytes());
+#else
     struct mallinfo2 mi = mallinfo2();
     return PyLong_FromSize_t(mi.uordblks + mi.hblkhd);
+#endif
 }
 
 static PyMethodDef module_methods[] = {
@@ -205,7 +221,8 @@ static PyMethodDef module_methods[] = {
     {"dealloc_log", dealloc_log, METH_NOARGS,
      "dealloc_log() -> list: sizes of the last 64 instances deallocated, oldest first"},
     {"malloc_in_use", malloc_in_use, METH_NOARGS,
-     "malloc_in_use() -> int: bytes glibc's malloc has handed out and not taken back"},
+     "malloc_in_use() -> int: bytes malloc has handed out and not taken back (glibc's, or "
+     "the sanitizer's)"},
     {NULL},
 };
 
