@@ -50,7 +50,8 @@ const char* describe(Owner o) noexcept {
 // rewind releases it with everything else from the same frame.
 struct DeallocList::Record {
     DeallocList* list;
-    void* object;
+    const void* key; // what untrack() names
+    void* object;    // what fn() gets
     DeallocFn fn;
     Cleanup* cleanup;
     Record* older; // the order run_all() follows
@@ -73,8 +74,10 @@ void DeallocList::unlink(Record* record) noexcept {
         record->older->newer = record->newer;
 }
 
-TrackStatus DeallocList::track(void* object, DeallocFn fn) noexcept {
-    if (index_.count(object))
+TrackStatus DeallocList::track(void* object, DeallocFn fn, const void* key) noexcept {
+    if (key == nullptr)
+        key = object;
+    if (index_.count(key))
         return TrackStatus::already_tracked;
     auto* record = static_cast<Record*>(heap_.alloc(sizeof(Record)));
     if (record == nullptr)
@@ -84,9 +87,9 @@ TrackStatus DeallocList::track(void* object, DeallocFn fn) noexcept {
         heap_.free(record);
         return TrackStatus::out_of_memory;
     }
-    *record = Record{this, object, fn, cleanup, newest_, nullptr};
+    *record = Record{this, key, object, fn, cleanup, newest_, nullptr};
     try {
-        index_.emplace(object, record);
+        index_.emplace(key, record);
     } catch (const std::bad_alloc&) {
         heap_.cancel_cleanup(cleanup);
         heap_.free(record);
@@ -98,8 +101,8 @@ TrackStatus DeallocList::track(void* object, DeallocFn fn) noexcept {
     return TrackStatus::ok;
 }
 
-bool DeallocList::untrack(void* object) noexcept {
-    auto it = index_.find(object);
+bool DeallocList::untrack(const void* key) noexcept {
+    auto it = index_.find(key);
     if (it == index_.end())
         return false;
     Record* record = it->second;
@@ -110,15 +113,13 @@ bool DeallocList::untrack(void* object) noexcept {
     return true;
 }
 
-bool DeallocList::is_tracked(const void* object) const noexcept {
-    return index_.count(object) != 0;
-}
+bool DeallocList::is_tracked(const void* key) const noexcept { return index_.count(key) != 0; }
 
 std::size_t DeallocList::run_all() noexcept {
     std::size_t ran = 0;
     while (Record* record = newest_) {
         // Forget first, so a dealloc that untracks itself finds nothing.
-        index_.erase(record->object);
+        index_.erase(record->key);
         unlink(record);
         heap_.cancel_cleanup(record->cleanup);
         void* object = record->object;
@@ -134,7 +135,7 @@ std::size_t DeallocList::run_all() noexcept {
 // nothing and the callback can run only once.
 void DeallocList::run(void* arg) noexcept {
     auto* record = static_cast<Record*>(arg);
-    record->list->index_.erase(record->object);
+    record->list->index_.erase(record->key);
     record->list->unlink(record);
     record->fn(record->object);
 }

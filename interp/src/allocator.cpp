@@ -74,6 +74,8 @@ extern "C" void PxInterp_context_free(void* p) {
     // another heap's block is left to that heap's rewind (a heap is used by one thread at a
     // time, and the rewind reclaims it anyway).
     Context* ctx = current();
+    if (ctx->deallocs != nullptr && ctx->deallocs->size() != 0)
+        ctx->deallocs->untrack(p); // a PX_DEALLOC object died normally (deallocs.cpp)
     Heap* heap = px::owner_of(p);
     if ((heap == ctx->heap || heap == ctx->session) && !px::interp::frees_skipped(heap))
         heap->free(p);

@@ -2,7 +2,8 @@
 // left alive get tp_dealloc before the context's memory is released.
 //
 // The interpreter tracks an object as it is made in a context (patch 0022, into the
-// context's px::DeallocList) and untracks it as it dies. When a callback is over and its
+// context's px::DeallocList, keyed by its memory block) and the context's free untracks it
+// when a normal death frees that block (allocator.cpp). When a callback is over and its
 // thread state cleared, nothing Python can reach is left in its heap, so what is still
 // tracked is garbage no refcount will free (a reference cycle; contexts run no GC): its
 // tp_dealloc runs then, newest first, on the callback's thread, before the rewind releases
@@ -57,21 +58,15 @@ std::size_t run_tracked_deallocs() {
 
 } // namespace px::interp
 
-extern "C" void PxInterp_track_dealloc(PyObject* op) {
+extern "C" void PxInterp_track_dealloc(PyObject* op, void* block) {
     PxContext* ctx = PxCtx_current;
     if (ctx->deallocs == nullptr || &ctx->deallocs->heap() != ctx->heap)
         return; // a section or a session: nothing rewinds it after the callback
-    if (ctx->deallocs->track(op, &px::interp::dealloc_now) == px::TrackStatus::out_of_memory)
+    if (ctx->deallocs->track(op, &px::interp::dealloc_now, block) == px::TrackStatus::out_of_memory)
         std::fprintf(stderr,
                      "pxkit: no memory to track a %s for PX_DEALLOC; if it outlives "
                      "its callback, its tp_dealloc will not run\n",
                      Py_TYPE(op)->tp_name);
-}
-
-extern "C" void PxInterp_untrack_dealloc(PyObject* op) {
-    PxContext* ctx = PxCtx_current;
-    if (ctx->deallocs != nullptr)
-        ctx->deallocs->untrack(op);
 }
 
 namespace px::interp {

@@ -133,6 +133,24 @@ void tracking_dealloc(void* object) {
     }
 }
 
+TEST_F(DeallocListTest, AKeyOtherThanTheObjectNamesItInUntrack) {
+    DeallocList list(heap);
+    Snapshot s = heap.snapshot();
+    auto* block = static_cast<char*>(heap.alloc(sizeof(Object) + 16));
+    auto* a = reinterpret_cast<Object*>(block + 16); // the object after a 16-byte pre-header
+    *a = *make(1);
+    Object* b = make(2);
+    ASSERT_EQ(list.track(a, &record_dealloc, block), TrackStatus::ok);
+    ASSERT_EQ(list.track(b, &record_dealloc, b), TrackStatus::ok);
+    EXPECT_TRUE(list.is_tracked(block));
+    EXPECT_FALSE(list.is_tracked(a));
+    EXPECT_EQ(list.track(a, &record_dealloc, block), TrackStatus::already_tracked);
+    EXPECT_FALSE(list.untrack(a));
+    EXPECT_TRUE(list.untrack(block));
+    ASSERT_EQ(heap.rewind(s), RewindStatus::ok);
+    EXPECT_EQ(g_log.ran, std::vector<int>{2}) << "fn gets the object, the key only names it";
+}
+
 TEST_F(DeallocListTest, RunAllRunsWhatItsCallbacksTrack) {
     DeallocList list(heap);
     g_log.list = &list;

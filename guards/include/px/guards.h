@@ -131,12 +131,14 @@ public:
     DeallocList& operator=(const DeallocList&) = delete;
 
     // Tracks `object`: `fn(object)` runs at the rewind of the innermost snapshot open now,
-    // unless untrack(object) comes first. Counts against the heap's limit.
-    TrackStatus track(void* object, DeallocFn fn) noexcept;
+    // unless untrack(key) comes first. `key` names the object in untrack() and is_tracked()
+    // (by default the object itself; an embedder that learns of deaths from its allocator
+    // passes the start of the object's memory block). Counts against the heap's limit.
+    TrackStatus track(void* object, DeallocFn fn, const void* key = nullptr) noexcept;
     // The object died normally: forget it. O(1). False if it was not tracked (also when its
     // callback is running now: a dealloc that untracks itself is harmless).
-    bool untrack(void* object) noexcept;
-    bool is_tracked(const void* object) const noexcept;
+    bool untrack(const void* key) noexcept;
+    bool is_tracked(const void* key) const noexcept;
     // Runs every tracked object's callback now, newest first, each once, as the rewind
     // would (their memory stays until the rewind): for an embedder that must run them where
     // it chooses, before the rewind. Objects tracked by a callback meanwhile run too.
