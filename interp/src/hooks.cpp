@@ -187,8 +187,20 @@ extern "C" int PxInterp_setattr_not_owned(PyObject* obj, PyObject* name, PyObjec
     if (!px::interp::enter_heap(*owner))
         return -1;
     int status = -1;
+    // The name becomes a key of the instance's dict: one the callback made (setattr(self,
+    // computed, v)) is copied too, or the key would dangle after the rewind. Interned names
+    // (those in the code) live as long as the interpreter.
+    PyObject* key = name;
+    Py_INCREF(key);
+    if (PyUnicode_Check(name) && px::owner_of(name) != owner &&
+        !(px::owner_of(name) == nullptr && PyUnicode_CHECK_INTERNED(name))) {
+        px::CloneOptions options;
+        options.share_main_scalars = false;
+        options.root = "attribute name";
+        Py_SETREF(key, px::clone(name, options));
+    }
     PyObject* copy = nullptr;
-    if (value != nullptr) {
+    if (key != nullptr && value != nullptr) {
         std::string root = std::string(Py_TYPE(obj)->tp_name) + ".";
         Py_ssize_t n = 0;
         const char* utf8 = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &n) : nullptr;
@@ -201,9 +213,10 @@ extern "C" int PxInterp_setattr_not_owned(PyObject* obj, PyObject* name, PyObjec
         options.root = root.c_str();
         copy = px::clone(value, options);
     }
-    if (value == nullptr || copy != nullptr)
-        status = PyObject_SetAttr(obj, name, copy);
+    if (key != nullptr && (value == nullptr || copy != nullptr))
+        status = PyObject_SetAttr(obj, key, copy);
     Py_XDECREF(copy);
+    Py_XDECREF(key);
     px::interp::exit_heap();
     return status;
 }

@@ -58,6 +58,16 @@ class SessionTest(unittest.TestCase):
             for i in range(1, 4):
                 self.assertEqual(self.ask(s, b"extend x%d" % i), str(i).encode())
 
+    def test_an_attribute_name_the_callback_computes_is_kept_with_the_value(self):
+        with self.server.connect() as s:
+            for i in range(40):  # enough keys to resize the instance's dict
+                self.assertEqual(self.ask(s, b"setdyn k%d=v%d" % (i, i)), b"ok")
+                self.assertEqual(self.ask(s, b"set filler%d" % i), b"ok")  # more rewinds
+            for i in range(40):
+                self.assertEqual(self.ask(s, b"getdyn k%d" % i), b"v%d" % i)
+            self.assertEqual(self.ask(s, b"setdyn k0=again"), b"ok")
+            self.assertEqual(self.ask(s, b"getdyn k0"), b"again")
+
     def test_containers_keep_shared_references_and_cycles(self):
         with self.server.connect() as s:
             self.assertEqual(self.ask(s, b"nested abc"), b"ok")

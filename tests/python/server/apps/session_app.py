@@ -49,6 +49,12 @@ class Keeper:
         if cmd == b"lookup":
             b"".decode("utf-8", self.name)  # the errors argument: makes self.name's UTF-8 copy
             return self.name
+        if cmd == b"setdyn":  # a name the callback computes: the key must be kept too
+            name, _, value = arg.partition(b"=")
+            setattr(self, "dyn_" + name.decode(), value)
+            return b"ok"
+        if cmd == b"getdyn":
+            return getattr(self, "dyn_" + arg.decode(), b"(none)")
         if cmd == b"vars":
             return repr(sorted(vars(self)))  # materialises the instance's __dict__
         if cmd == b"soak":
