@@ -38,16 +38,13 @@ static Py_ssize_t dealloc_sizes[LOG_SIZE];
 static unsigned long long n_logged;
 
 typedef struct {
-    PyObject_HEAD
-    char *buffer;
+    PyObject_HEAD char* buffer;
     Py_ssize_t size;
     int fd;
-    PyObject *ref;
+    PyObject* ref;
 } Resource;
 
-static void
-release(Resource *self)
-{
+static void release(Resource* self) {
     if (self->buffer == NULL) {
         return;
     }
@@ -58,10 +55,8 @@ release(Resource *self)
     __atomic_add_fetch(&n_released, 1, __ATOMIC_RELAXED);
 }
 
-static int
-resource_init(Resource *self, PyObject *args, PyObject *kwds)
-{
-    static char *names[] = {"size", NULL};
+static int resource_init(Resource* self, PyObject* args, PyObject* kwds) {
+    static char* names[] = {"size", NULL};
     Py_ssize_t size = 4096;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|n", names, &size)) {
         return -1;
@@ -81,65 +76,51 @@ resource_init(Resource *self, PyObject *args, PyObject *kwds)
         PyErr_NoMemory();
         return -1;
     }
-    memset(self->buffer, 0x5a, (size_t)size);  /* touched, so the memory is really in use */
+    memset(self->buffer, 0x5a, (size_t)size); /* touched, so the memory is really in use */
     self->size = size;
     self->fd = fd;
     __atomic_add_fetch(&n_acquired, 1, __ATOMIC_RELAXED);
     return 0;
 }
 
-static int
-resource_traverse(Resource *self, visitproc visit, void *arg)
-{
+static int resource_traverse(Resource* self, visitproc visit, void* arg) {
     Py_VISIT(self->ref);
     return 0;
 }
 
-static int
-resource_clear(Resource *self)
-{
+static int resource_clear(Resource* self) {
     Py_CLEAR(self->ref);
     return 0;
 }
 
-static void
-resource_dealloc(Resource *self)
-{
-    PyTypeObject *type = Py_TYPE(self);
+static void resource_dealloc(Resource* self) {
+    PyTypeObject* type = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     __atomic_add_fetch(&n_deallocs, 1, __ATOMIC_RELAXED);
     unsigned long long slot = __atomic_fetch_add(&n_logged, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&dealloc_sizes[slot % LOG_SIZE], self->size, __ATOMIC_RELAXED);
     release(self);
     resource_clear(self);
-    type->tp_free((PyObject *)self);
+    type->tp_free((PyObject*)self);
     Py_DECREF(type);
 }
 
-static PyObject *
-resource_close(Resource *self, PyObject *unused)
-{
+static PyObject* resource_close(Resource* self, PyObject* unused) {
     release(self);
     Py_RETURN_NONE;
 }
 
-static PyObject *
-resource_get_fd(Resource *self, void *closure)
-{
+static PyObject* resource_get_fd(Resource* self, void* closure) {
     return PyLong_FromLong(self->fd);
 }
 
-static PyObject *
-resource_get_ref(Resource *self, void *closure)
-{
-    PyObject *ref = self->ref != NULL ? self->ref : Py_None;
+static PyObject* resource_get_ref(Resource* self, void* closure) {
+    PyObject* ref = self->ref != NULL ? self->ref : Py_None;
     Py_INCREF(ref);
     return ref;
 }
 
-static int
-resource_set_ref(Resource *self, PyObject *value, void *closure)
-{
+static int resource_set_ref(Resource* self, PyObject* value, void* closure) {
     Py_XINCREF(value);
     Py_XSETREF(self->ref, value);
     return 0;
@@ -157,44 +138,37 @@ static PyGetSetDef resource_getset[] = {
 };
 
 static PyType_Slot resource_slots[] = {
-    {Py_tp_init, resource_init},
-    {Py_tp_dealloc, resource_dealloc},
-    {Py_tp_traverse, resource_traverse},
-    {Py_tp_clear, resource_clear},
-    {Py_tp_methods, resource_methods},
-    {Py_tp_getset, resource_getset},
-    {Py_tp_new, PyType_GenericNew},
-    {0, NULL},
+    {Py_tp_init, resource_init},         {Py_tp_dealloc, resource_dealloc},
+    {Py_tp_traverse, resource_traverse}, {Py_tp_clear, resource_clear},
+    {Py_tp_methods, resource_methods},   {Py_tp_getset, resource_getset},
+    {Py_tp_new, PyType_GenericNew},      {0, NULL},
 };
 
 static PyType_Spec resource_spec = {
-    "pxres.Resource", sizeof(Resource), 0,
-    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, resource_slots,
+    "pxres.Resource", sizeof(Resource), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, resource_slots,
 };
 
 static PyType_Spec flagged_spec = {
-    "pxres.FlaggedResource", sizeof(Resource), 0,
-    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_PX_DEALLOC, resource_slots,
+    "pxres.FlaggedResource",
+    sizeof(Resource),
+    0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_PX_DEALLOC,
+    resource_slots,
 };
 
-static PyObject *
-counts(PyObject *module, PyObject *unused)
-{
-    return Py_BuildValue("{sLsLsL}",
-                         "acquired", __atomic_load_n(&n_acquired, __ATOMIC_RELAXED),
-                         "released", __atomic_load_n(&n_released, __ATOMIC_RELAXED),
-                         "deallocs", __atomic_load_n(&n_deallocs, __ATOMIC_RELAXED));
+static PyObject* counts(PyObject* module, PyObject* unused) {
+    return Py_BuildValue("{sLsLsL}", "acquired", __atomic_load_n(&n_acquired, __ATOMIC_RELAXED),
+                         "released", __atomic_load_n(&n_released, __ATOMIC_RELAXED), "deallocs",
+                         __atomic_load_n(&n_deallocs, __ATOMIC_RELAXED));
 }
 
-static PyObject *
-dealloc_log(PyObject *module, PyObject *unused)
-{
+static PyObject* dealloc_log(PyObject* module, PyObject* unused) {
     unsigned long long n = __atomic_load_n(&n_logged, __ATOMIC_RELAXED);
     unsigned long long first = n > LOG_SIZE ? n - LOG_SIZE : 0;
-    PyObject *list = PyList_New(0);
+    PyObject* list = PyList_New(0);
     for (unsigned long long i = first; list != NULL && i < n; i++) {
-        PyObject *size = PyLong_FromSsize_t(
-            __atomic_load_n(&dealloc_sizes[i % LOG_SIZE], __ATOMIC_RELAXED));
+        PyObject* size =
+            PyLong_FromSsize_t(__atomic_load_n(&dealloc_sizes[i % LOG_SIZE], __ATOMIC_RELAXED));
         if (size == NULL || PyList_Append(list, size) < 0) {
             Py_XDECREF(size);
             Py_CLEAR(list);
@@ -205,9 +179,7 @@ dealloc_log(PyObject *module, PyObject *unused)
     return list;
 }
 
-static PyObject *
-malloc_in_use(PyObject *module, PyObject *unused)
-{
+static PyObject* malloc_in_use(PyObject* module, PyObject* unused) {
 #ifdef PXRES_SANITIZER_ALLOCATOR
     return PyLong_FromSize_t(__sanitizer_get_current_allocated_bytes());
 #else
@@ -226,15 +198,13 @@ static PyMethodDef module_methods[] = {
     {NULL},
 };
 
-static int
-pxres_exec(PyObject *module)
-{
-    PyObject *resource = PyType_FromSpec(&resource_spec);
+static int pxres_exec(PyObject* module) {
+    PyObject* resource = PyType_FromSpec(&resource_spec);
     if (resource == NULL || PyModule_AddObject(module, "Resource", resource) < 0) {
         Py_XDECREF(resource);
         return -1;
     }
-    PyObject *flagged = PyType_FromSpec(&flagged_spec);
+    PyObject* flagged = PyType_FromSpec(&flagged_spec);
     if (flagged == NULL || PyModule_AddObject(module, "FlaggedResource", flagged) < 0) {
         Py_XDECREF(flagged);
         return -1;
@@ -248,12 +218,8 @@ static PyModuleDef_Slot pxres_slots[] = {
 };
 
 static struct PyModuleDef pxres_module = {
-    PyModuleDef_HEAD_INIT, "pxres", "resources outside the heap, counted (PX_DEALLOC tests)",
-    0, module_methods, pxres_slots,
+    PyModuleDef_HEAD_INIT, "pxres",     "resources outside the heap, counted (PX_DEALLOC tests)", 0,
+    module_methods,        pxres_slots,
 };
 
-PyMODINIT_FUNC
-PyInit_pxres(void)
-{
-    return PyModuleDef_Init(&pxres_module);
-}
+PyMODINIT_FUNC PyInit_pxres(void) { return PyModuleDef_Init(&pxres_module); }
