@@ -78,4 +78,40 @@ void take_failure(PendingError& f, Outcome& out);
 // __init__, add_note). New reference, or nullptr with an exception set.
 PyObject* build_exception(PendingError& f);
 
+// hooks.cpp: whether the main thread is inside a MainHeapTurn, and giving it up around a
+// blocking wait (a lock whose holder may wait for the turn); whether this worker is in a
+// main-heap section.
+bool in_main_turn();
+void suspend_main_turn();
+void resume_main_turn();
+bool in_main_section();
+
+// ---- protect.cpp: parallel.protect(), unprotect(), protected(), parallel.dict/list ----------
+
+// Around each callback on a worker (map and server): publishes the epoch it began in, so
+// that what a write to a protected object drops is released only after every callback that
+// might still use it has ended.
+class CallbackEpoch {
+public:
+    CallbackEpoch();
+    ~CallbackEpoch();
+    CallbackEpoch(const CallbackEpoch&) = delete;
+    CallbackEpoch& operator=(const CallbackEpoch&) = delete;
+};
+// As the main thread (on it, or in a main-heap section): drops the references kept for
+// callbacks that have all ended since.
+void release_retired();
+// Whether this thread holds a protected object's lock now (call_from_main_thread refuses:
+// the main thread may need the same lock).
+bool holds_protected_locks();
+// Main thread, at import: readies the types, adds parallel.dict and parallel.list.
+bool init_protect(PyObject* module);
+PyObject* protect(PyObject* module, PyObject* obj);
+PyObject* unprotect(PyObject* module, PyObject* obj);
+PyObject* is_protected_py(PyObject* module, PyObject* obj);
+PyObject* protect_stats(PyObject* module, PyObject* unused);
+// The guard's attribute assignment on a main-owned object: done under the lock when the
+// object is a protected instance (0, or -1 with an exception set); 1 when it is not one.
+int protected_setattr(PyObject* obj, PyObject* name, PyObject* value);
+
 } // namespace px::interp

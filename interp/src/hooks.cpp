@@ -6,6 +6,7 @@
 
 #include <pxkit.h>
 
+#include "callbacks.h"
 #include "px/guards.h"
 #include "px/interp.h"
 
@@ -35,8 +36,20 @@ void unpark_main() {
     g_main_parked = false;
 }
 
-MainHeapTurn::MainHeapTurn() { g_section.lock(); }
-MainHeapTurn::~MainHeapTurn() { g_section.unlock(); }
+thread_local int t_turns = 0; // MainHeapTurns open on this thread (the main thread's)
+
+MainHeapTurn::MainHeapTurn() {
+    g_section.lock();
+    ++t_turns;
+}
+MainHeapTurn::~MainHeapTurn() {
+    --t_turns;
+    g_section.unlock();
+}
+
+bool in_main_turn() { return t_turns > 0; }
+void suspend_main_turn() { g_section.unlock(); }
+void resume_main_turn() { g_section.lock(); }
 
 void set_error_types(const ErrorTypes& types) { g_errors = types; }
 const ErrorTypes& error_types() { return g_errors; }
@@ -47,6 +60,8 @@ using px::interp::g_errors;
 using px::interp::g_main_parked;
 using px::interp::g_section;
 using px::interp::t_section;
+
+bool px::interp::in_main_section() { return t_section.depth > 0; }
 
 extern "C" int PxInterp_main_heap_enter(void) {
     if (t_section.depth > 0) { // nested: already acting as the main thread
@@ -180,6 +195,11 @@ extern "C" void PxInterp_owner_exit(void) {
 extern "C" int PxInterp_setattr_not_owned(PyObject* obj, PyObject* name, PyObject* value) {
     PxContext* ctx = PxCtx_current;
     px::Heap* owner = px::owner_of(obj);
+    if (owner == nullptr) { // a protected instance is written under its lock (protect.cpp)
+        int status = px::interp::protected_setattr(obj, name, value);
+        if (status != 1)
+            return status;
+    }
     if (owner == nullptr || owner != ctx->session)
         return PxInterp_refuse_write(obj, "attribute assignment or deletion");
     // The connection's session: the value is cloned there, and stored as the session would

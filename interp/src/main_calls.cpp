@@ -39,6 +39,13 @@ void release_main(PyObject* a, PyObject* b, PyObject* c) {
 }
 
 PyObject* call_in_context(PyObject* func, PyObject* args, PyObject* kwargs) {
+    if (holds_protected_locks()) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "parallel.call_from_main_thread() cannot be called while this context "
+                        "holds a protected object's lock (from a sort key, __eq__ or __hash__ "
+                        "run by one of its operations): the main thread may need that lock");
+        return nullptr;
+    }
     if (is_context_memory(func)) {
         PyErr_SetString(PyExc_TypeError,
                         "parallel.call_from_main_thread(): func was made in this parallel "

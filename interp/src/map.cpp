@@ -112,6 +112,7 @@ void receive(MapState& state, std::size_t index, Outcome& out, runtime::WorkerPo
 void run_item(MapState& state, runtime::WorkerPool& pool, runtime::Worker& worker,
               std::size_t index) {
     PyThreadState* ts = thread_state(worker);
+    CallbackEpoch epoch; // ends after the rewind: main objects read are no longer used
     ContextScope scope(worker.context());
     Heap& heap = worker.heap();
     Snapshot snap = heap.snapshot();
@@ -224,6 +225,7 @@ PyObject* map(PyObject*, PyObject* args, PyObject* kwargs) {
             n, [&](runtime::Worker& w, std::size_t i) { run_item(state, *pool, w, i); },
             [&] {
                 MainHeapTurn turn;
+                release_retired();
                 if (PyErr_CheckSignals() == 0)
                     return true;
                 interrupt = take_exception();
@@ -239,6 +241,7 @@ PyObject* map(PyObject*, PyObject* args, PyObject* kwargs) {
         return nullptr;
     }
     unpark_main();
+    release_retired(); // every callback has ended
     if (gc_was_enabled)
         PyGC_Enable();
     Py_DECREF(items);

@@ -156,6 +156,16 @@ PyMethodDef g_methods[] = {
     {"_call_on_main",
      reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(px::interp::call_on_main)),
      METH_VARARGS | METH_KEYWORDS, "The call behind call_from_main_thread's decorator."},
+    {"protect", px::interp::protect, METH_O,
+     "protect(obj) -> obj: obj (a dict, list, set or an instance with a __dict__) may then be "
+     "read and written from contexts and the main thread at once, under a reader/writer lock; "
+     "values written from contexts are cloned onto the main heap. Main thread only."},
+    {"unprotect", px::interp::unprotect, METH_O,
+     "unprotect(obj) -> obj: back to its plain type (main thread only)."},
+    {"protected", px::interp::is_protected_py, METH_O,
+     "protected(obj) -> bool: whether obj is protected."},
+    {"_protect_stats", px::interp::protect_stats, METH_NOARGS,
+     "_protect_stats() -> dict: references kept for running callbacks (retired) and released."},
     {"_probe_tstate", px::interp::probe_tstate, METH_NOARGS,
      "Test only: a thread without the GIL swaps in its own thread state."},
     {"_probe_refcount", px::interp::probe_refcount, METH_O,
@@ -246,7 +256,8 @@ extern "C" PyObject* PyInit_parallel(void) {
         Py_DECREF(module);
         return nullptr;
     }
-    if (!set_package_path(module) || !px::interp::init_server_types(module)) {
+    if (!set_package_path(module) || !px::interp::init_server_types(module) ||
+        !px::interp::init_protect(module)) {
         Py_DECREF(module);
         return nullptr;
     }

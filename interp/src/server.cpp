@@ -261,6 +261,9 @@ public:
     }
     CallbackScope(const CallbackScope&) = delete;
     CallbackScope& operator=(const CallbackScope&) = delete;
+
+private:
+    CallbackEpoch epoch_; // ends after the thread state is cleared
 };
 
 // ---- parallel.Transport
@@ -1122,6 +1125,7 @@ bool serve(double timeout) {
         }
         service_calls(false);
         MainHeapTurn turn;
+        release_retired();
         log_new_errors();
         if (PyErr_CheckSignals() < 0) {
             if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
@@ -1152,6 +1156,7 @@ bool serve(double timeout) {
     service_calls(true);
     g_gate.close();
     unpark_main();
+    release_retired(); // no callback runs now
     g_running = false;
     if (gc_was_enabled)
         PyGC_Enable();

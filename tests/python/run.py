@@ -16,7 +16,7 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SUITES = ("conformance", "guard", "errors", "server", "dealloc")
+SUITES = ("conformance", "guard", "errors", "server", "dealloc", "protect")
 
 
 class CountingResult(unittest.TextTestResult):
