@@ -44,7 +44,9 @@ def allowed_cpu_counts():
 class Introspection(unittest.TestCase):
     def test_exported_names(self):
         for name in ("map", "cpu_count", "is_parallel_thread", "thread_seq_id", "rdtsc", "debug",
-                     "MutationError", "CloneError", "ContextMemoryError"):
+                     "MutationError", "CloneError", "ContextMemoryError", "call_from_main_thread",
+                     "protect", "unprotect", "protected", "dict", "list", "track_dealloc",
+                     "tracked_types", "server", "register", "run", "run_once", "stop", "stats"):
             self.assertTrue(hasattr(parallel, name), f"parallel.{name} is missing")
 
     def test_exception_hierarchy(self):
