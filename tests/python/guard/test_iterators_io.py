@@ -69,6 +69,32 @@ def list_iterator_sum(it):
     sum(it)
 
 
+# C code that advances an iterator it was given without PyIter_Next (zip, map, list(),
+# tuple(), str.join, dict(), sorted()) asks PyObject_GetIter for it first.
+@guarded(make=lambda: itertools.count(2 ** 70), state=repr, types=("itertools.count",),
+         ops=ADVANCE)
+def count_in_zip(c):
+    return list(zip(range(3), c))
+
+
+@guarded(make=lambda: iter([1, 2, 3]), state=lambda it: it.__reduce__()[-1],
+         types=("list_iterator",), ops=ADVANCE)
+def list_iterator_list(it):
+    return list(it)
+
+
+@guarded(make=lambda: iter(["a", "b"]), state=lambda it: it.__reduce__()[-1],
+         types=("list_iterator",), ops=ADVANCE)
+def list_iterator_join(it):
+    return "-".join(it)
+
+
+@guarded(make=lambda: iter([(1, 2)]), state=lambda it: it.__reduce__()[-1],
+         types=("list_iterator",), ops=ADVANCE)
+def list_iterator_map_dict(it):
+    return dict(map(tuple, it))
+
+
 @guarded(make=io.BytesIO, state=lambda b: b.getvalue(), types=("BytesIO",), ops=("write",))
 def bytesio_write(b):
     b.write(b"x" * 100000)
