@@ -179,8 +179,8 @@ struct Retired {
     PyObject* obj;
     std::uint64_t epoch;
 };
-std::mutex g_retired_mutex;       // a leaf lock: nothing else is taken while it is held
-std::deque<Retired> g_retired;    // oldest first
+std::mutex g_retired_mutex;    // a leaf lock: nothing else is taken while it is held
+std::deque<Retired> g_retired; // oldest first
 std::atomic<std::size_t> g_retired_count{0};
 std::atomic<std::uint64_t> g_released_total{0};
 
@@ -433,8 +433,8 @@ PyObject* plain_argument(PyObject* arg, bool mapping_ok) {
         return snapshot(arg);
     if (t == &PyList_Type || t == &PyTuple_Type || t == &PyDict_Type || t == &PySet_Type ||
         t == &PyFrozenSet_Type || PyLong_CheckExact(arg) || PyUnicode_CheckExact(arg) ||
-        PyBytes_CheckExact(arg) || PyFloat_CheckExact(arg) || arg == Py_None ||
-        PyBool_Check(arg) || !in_context()) {
+        PyBytes_CheckExact(arg) || PyFloat_CheckExact(arg) || arg == Py_None || PyBool_Check(arg) ||
+        !in_context()) {
         Py_INCREF(arg);
         return arg;
     }
@@ -525,11 +525,6 @@ PyObject* read_call(PyObject* self, const char* name, PyObject* args, PyObject* 
     return result;
 }
 
-PyObject* empty_args() {
-    static PyObject* empty = PyTuple_New(0); // made on the main thread at import
-    return empty;
-}
-
 // Methods that only read, through a snapshot, and rare writes, through write_call: one
 // function each (METH_VARARGS | METH_KEYWORDS), named by the table they are listed in.
 template <const char* Name>
@@ -573,12 +568,17 @@ PX_NAME(__sizeof__)
 PX_NAME(__reduce__)
 #undef PX_NAME
 
-#define PX_READ(n, doc)                                                                            \
-    {#n, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(snapshot_method<k_##n>)),      \
-     METH_VARARGS | METH_KEYWORDS, doc}
-#define PX_WRITE(n, keep, doc)                                                                     \
-    {#n, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(write_method<k_##n, keep>)),   \
-     METH_VARARGS | METH_KEYWORDS, doc}
+template <const char* Name> PyMethodDef read_def(const char* doc) {
+    return {Name,
+            reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(snapshot_method<Name>)),
+            METH_VARARGS | METH_KEYWORDS, doc};
+}
+template <const char* Name, bool KeepAll> PyMethodDef write_def(const char* doc) {
+    return {
+        Name,
+        reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(write_method<Name, KeepAll>)),
+        METH_VARARGS | METH_KEYWORDS, doc};
+}
 
 // Binary operators and comparisons: on snapshots of whichever side is protected.
 PyObject* richcompare(PyObject* a, PyObject* b, int op) {
@@ -590,8 +590,7 @@ PyObject* richcompare(PyObject* a, PyObject* b, int op) {
     return r;
 }
 
-template <PyObject* (*Op)(PyObject*, PyObject*)>
-PyObject* binary(PyObject* a, PyObject* b) {
+template <PyObject* (*Op)(PyObject*, PyObject*)> PyObject* binary(PyObject* a, PyObject* b) {
     PyObject* sa = snapshot(a);
     PyObject* sb = sa ? snapshot(b) : nullptr;
     PyObject* r = sb ? Op(sa, sb) : nullptr;
@@ -785,8 +784,8 @@ PyObject* dict_popitem(PyObject* self, PyObject*) {
     WriteScope w(self);
     if (!w)
         return nullptr;
-    PyObject* pair = PyObject_CallMethod(reinterpret_cast<PyObject*>(&PyDict_Type), "popitem",
-                                         "O", self);
+    PyObject* pair =
+        PyObject_CallMethod(reinterpret_cast<PyObject*>(&PyDict_Type), "popitem", "O", self);
     PyObject* result = w.out(pair); // the pair holds the key and the value
     w.finish();
     return result;
@@ -827,14 +826,14 @@ PyMethodDef g_dict_methods[] = {
     {"pop", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(dict_pop)), METH_FASTCALL,
      "D.pop(k[,d]) -> v, remove specified key and return the corresponding value."},
     {"popitem", dict_popitem, METH_NOARGS, "Remove and return a (key, value) pair as a 2-tuple."},
-    PX_READ(keys, "A view of a snapshot's keys."),
-    PX_READ(values, "A view of a snapshot's values."),
-    PX_READ(items, "A view of a snapshot's items."),
-    PX_READ(copy, "A shallow copy (a plain dict)."),
-    PX_READ(__reversed__, "Reverse iterator over a snapshot's keys."),
-    PX_READ(__sizeof__, "Size of a snapshot in memory, in bytes."),
-    PX_WRITE(update, true, "Update from a mapping or iterable and keywords, under the lock."),
-    PX_WRITE(clear, true, "Remove all items, under the lock."),
+    read_def<k_keys>("A view of a snapshot's keys."),
+    read_def<k_values>("A view of a snapshot's values."),
+    read_def<k_items>("A view of a snapshot's items."),
+    read_def<k_copy>("A shallow copy (a plain dict)."),
+    read_def<k___reversed__>("Reverse iterator over a snapshot's keys."),
+    read_def<k___sizeof__>("Size of a snapshot in memory, in bytes."),
+    write_def<k_update, true>("Update from a mapping or iterable and keywords, under the lock."),
+    write_def<k_clear, true>("Remove all items, under the lock."),
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -1018,8 +1017,8 @@ int list_init(PyObject* self, PyObject* args, PyObject* kwargs) {
 }
 
 PySequenceMethods g_list_sequence = {
-    list_len,  list_concat, list_repeat, list_item, nullptr, list_ass_item,
-    nullptr,   list_contains, list_iadd, list_imul,
+    list_len,      list_concat, list_repeat,   list_item, nullptr,
+    list_ass_item, nullptr,     list_contains, list_iadd, list_imul,
 };
 PyMappingMethods g_list_mapping = {list_len, list_subscript, list_ass_subscript};
 
@@ -1029,20 +1028,21 @@ PyMethodDef g_list_methods[] = {
      "Remove and return item at index (default last)."},
     {"sort", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(list_sort)),
      METH_VARARGS | METH_KEYWORDS, "Sort the list in ascending order, under the lock."},
-    PX_READ(index, "Return first index of value (in a snapshot)."),
-    PX_READ(count, "Return number of occurrences of value (in a snapshot)."),
-    PX_READ(copy, "A shallow copy (a plain list)."),
-    PX_READ(__reversed__, "Reverse iterator over a snapshot."),
-    PX_READ(__sizeof__, "Size of a snapshot in memory, in bytes."),
-    PX_WRITE(extend, false, "Extend the list by appending elements from the iterable."),
-    PX_WRITE(insert, false, "Insert object before index."),
-    PX_WRITE(remove, true, "Remove first occurrence of value."),
-    PX_WRITE(reverse, false, "Reverse *IN PLACE*."),
-    PX_WRITE(clear, true, "Remove all items from list."),
+    read_def<k_index>("Return first index of value (in a snapshot)."),
+    read_def<k_count>("Return number of occurrences of value (in a snapshot)."),
+    read_def<k_copy>("A shallow copy (a plain list)."),
+    read_def<k___reversed__>("Reverse iterator over a snapshot."),
+    read_def<k___sizeof__>("Size of a snapshot in memory, in bytes."),
+    write_def<k_extend, false>("Extend the list by appending elements from the iterable."),
+    write_def<k_insert, false>("Insert object before index."),
+    write_def<k_remove, true>("Remove first occurrence of value."),
+    write_def<k_reverse, false>("Reverse *IN PLACE*."),
+    write_def<k_clear, true>("Remove all items from list."),
     {nullptr, nullptr, 0, nullptr},
 };
 
-// ---- the protected set (protect(a_set)) ----------------------------------------------------------
+// ---- the protected set (protect(a_set))
+// ----------------------------------------------------------
 
 Py_ssize_t set_len(PyObject* self) {
     ReadScope read(self);
@@ -1076,8 +1076,7 @@ PyObject* set_pop(PyObject* self, PyObject*) {
     return result;
 }
 
-template <const char* Name, bool KeepAll>
-PyObject* set_inplace(PyObject* self, PyObject* other) {
+template <const char* Name, bool KeepAll> PyObject* set_inplace(PyObject* self, PyObject* other) {
     PyObject* args = PyTuple_Pack(1, other);
     PyObject* r = args ? write_call(self, &PySet_Type, Name, args, nullptr, KeepAll) : nullptr;
     Py_XDECREF(args);
@@ -1100,37 +1099,35 @@ int set_init(PyObject* self, PyObject* args, PyObject* kwargs) {
     return r ? 0 : -1;
 }
 
-PySequenceMethods g_set_sequence = {set_len, nullptr,      nullptr, nullptr, nullptr,
-                                    nullptr, nullptr,      set_contains, nullptr, nullptr};
+PySequenceMethods g_set_sequence = {set_len, nullptr, nullptr,      nullptr, nullptr,
+                                    nullptr, nullptr, set_contains, nullptr, nullptr};
 PyNumberMethods g_set_number = {};
 
 PyMethodDef g_set_methods[] = {
     {"add", set_add, METH_O, "Add an element to the set, under the lock."},
     {"pop", set_pop, METH_NOARGS, "Remove and return an arbitrary set element."},
-    PX_READ(copy, "A shallow copy (a plain set)."),
-    PX_READ(union, "The union with others (of a snapshot), as a new set."),
-    PX_READ(intersection, "The intersection with others (of a snapshot), as a new set."),
-    PX_READ(difference, "The difference with others (of a snapshot), as a new set."),
-    PX_READ(symmetric_difference, "The symmetric difference (of a snapshot), as a new set."),
-    PX_READ(issubset, "Whether a snapshot is a subset of the other."),
-    PX_READ(issuperset, "Whether a snapshot is a superset of the other."),
-    PX_READ(isdisjoint, "Whether a snapshot and the other have no element in common."),
-    PX_READ(__sizeof__, "Size of a snapshot in memory, in bytes."),
-    PX_READ(__reduce__, "Pickles a snapshot (as a plain set)."),
-    PX_WRITE(update, false, "Add the elements of the iterables, under the lock."),
-    PX_WRITE(discard, true, "Remove an element if it is present, under the lock."),
-    PX_WRITE(remove, true, "Remove an element; KeyError if absent."),
-    PX_WRITE(clear, true, "Remove all elements, under the lock."),
-    PX_WRITE(difference_update, true, "Remove the elements of the others, under the lock."),
-    PX_WRITE(intersection_update, true, "Keep only elements also in the others."),
-    PX_WRITE(symmetric_difference_update, true, "Update with the symmetric difference."),
+    read_def<k_copy>("A shallow copy (a plain set)."),
+    read_def<k_union>("The union with others (of a snapshot), as a new set."),
+    read_def<k_intersection>("The intersection with others (of a snapshot), as a new set."),
+    read_def<k_difference>("The difference with others (of a snapshot), as a new set."),
+    read_def<k_symmetric_difference>("The symmetric difference (of a snapshot), as a new set."),
+    read_def<k_issubset>("Whether a snapshot is a subset of the other."),
+    read_def<k_issuperset>("Whether a snapshot is a superset of the other."),
+    read_def<k_isdisjoint>("Whether a snapshot and the other have no element in common."),
+    read_def<k___sizeof__>("Size of a snapshot in memory, in bytes."),
+    read_def<k___reduce__>("Pickles a snapshot (as a plain set)."),
+    write_def<k_update, false>("Add the elements of the iterables, under the lock."),
+    write_def<k_discard, true>("Remove an element if it is present, under the lock."),
+    write_def<k_remove, true>("Remove an element; KeyError if absent."),
+    write_def<k_clear, true>("Remove all elements, under the lock."),
+    write_def<k_difference_update, true>("Remove the elements of the others, under the lock."),
+    write_def<k_intersection_update, true>("Keep only elements also in the others."),
+    write_def<k_symmetric_difference_update, true>("Update with the symmetric difference."),
     {nullptr, nullptr, 0, nullptr},
 };
 
-#undef PX_READ
-#undef PX_WRITE
-
-// ---- protected instances -------------------------------------------------------------------------
+// ---- protected instances
+// -------------------------------------------------------------------------
 
 PyObject* g_instance_classes = nullptr; // dict: class -> its protected subclass (main heap)
 
@@ -1248,7 +1245,6 @@ bool init_protect(PyObject* module) {
     static bool done = false;
     if (!done) {
         init_stripes();
-        empty_args();
         g_dict_number.nb_or = binary<PyNumber_Or>;
         g_dict_number.nb_inplace_or = dict_ior;
         g_dict_sequence.sq_contains = dict_contains;
@@ -1361,8 +1357,8 @@ PyObject* unprotect(PyObject*, PyObject* obj) {
         else if (Py_TYPE(obj) == &g_set_type)
             Py_SET_TYPE(obj, &PySet_Type);
         else
-            status = PyObject_SetAttrString(
-                obj, "__class__", reinterpret_cast<PyObject*>(Py_TYPE(obj)->tp_base));
+            status = PyObject_SetAttrString(obj, "__class__",
+                                            reinterpret_cast<PyObject*>(Py_TYPE(obj)->tp_base));
         w.finish();
         if (status < 0)
             return nullptr;
