@@ -104,8 +104,10 @@ void release_retired();
 // Whether this thread holds a protected object's lock now (call_from_main_thread refuses:
 // the main thread may need the same lock).
 bool holds_protected_locks();
-// Main thread, at import: readies the types, adds parallel.dict and parallel.list.
-bool init_protect(PyObject* module);
+// Main thread, at import: the locks. The types are readied on first use:
+// parallel.dict and parallel.list come from the module's __getattr__ (module_getattr).
+void init_protect();
+PyObject* module_getattr(PyObject* module, PyObject* name);
 PyObject* protect(PyObject* module, PyObject* obj);
 PyObject* unprotect(PyObject* module, PyObject* obj);
 PyObject* is_protected_py(PyObject* module, PyObject* obj);

@@ -164,6 +164,8 @@ PyMethodDef g_methods[] = {
      "unprotect(obj) -> obj: back to its plain type (main thread only)."},
     {"protected", px::interp::is_protected_py, METH_O,
      "protected(obj) -> bool: whether obj is protected."},
+    {"__getattr__", px::interp::module_getattr, METH_O,
+     "parallel.dict and parallel.list, made ready on first use."},
     {"_protect_stats", px::interp::protect_stats, METH_NOARGS,
      "_protect_stats() -> dict: references kept for running callbacks (retired) and released."},
     {"_probe_tstate", px::interp::probe_tstate, METH_NOARGS,
@@ -256,11 +258,11 @@ extern "C" PyObject* PyInit_parallel(void) {
         Py_DECREF(module);
         return nullptr;
     }
-    if (!set_package_path(module) || !px::interp::init_server_types(module) ||
-        !px::interp::init_protect(module)) {
+    if (!set_package_path(module) || !px::interp::init_server_types(module)) {
         Py_DECREF(module);
         return nullptr;
     }
+    px::interp::init_protect();
     px::interp::set_error_types({g_mutation_error, g_context_memory_error, g_clone_error});
     px::register_main_thread(); // false only if another thread registered first: harmless
     return module;

@@ -1241,64 +1241,88 @@ bool main_thread_only(const char* what) {
 
 } // namespace
 
-bool init_protect(PyObject* module) {
+namespace {
+
+// The types are readied on first use (parallel.dict, parallel.list, protect()), on the main
+// thread: importing parallel allocates nothing for them, so programs that do not share
+// state start exactly as before.
+bool ready_types() {
     static bool done = false;
-    if (!done) {
-        init_stripes();
-        g_dict_number.nb_or = binary<PyNumber_Or>;
-        g_dict_number.nb_inplace_or = dict_ior;
-        g_dict_sequence.sq_contains = dict_contains;
-        g_dict_type.tp_as_mapping = &g_dict_mapping;
-        g_dict_type.tp_as_sequence = &g_dict_sequence;
-        g_dict_type.tp_as_number = &g_dict_number;
-        g_dict_type.tp_methods = g_dict_methods;
-        g_dict_type.tp_new = dict_new;
-        g_dict_type.tp_init = dict_init;
-        g_list_type.tp_as_sequence = &g_list_sequence;
-        g_list_type.tp_as_mapping = &g_list_mapping;
-        g_list_type.tp_methods = g_list_methods;
-        g_list_type.tp_new = list_new;
-        g_list_type.tp_init = list_init;
-        g_set_number.nb_or = binary<PyNumber_Or>;
-        g_set_number.nb_and = binary<PyNumber_And>;
-        g_set_number.nb_subtract = binary<PyNumber_Subtract>;
-        g_set_number.nb_xor = binary<PyNumber_Xor>;
-        g_set_number.nb_inplace_or = set_inplace<k_update, false>;
-        g_set_number.nb_inplace_and = set_inplace<k_intersection_update, true>;
-        g_set_number.nb_inplace_subtract = set_inplace<k_difference_update, true>;
-        g_set_number.nb_inplace_xor = set_inplace<k_symmetric_difference_update, true>;
-        g_set_type.tp_as_sequence = &g_set_sequence;
-        g_set_type.tp_as_number = &g_set_number;
-        g_set_type.tp_methods = g_set_methods;
-        g_set_type.tp_new = set_new;
-        g_set_type.tp_init = set_init;
-        if (!ready(&g_dict_type, "parallel.dict",
-                   "A dict that parallel contexts may read and write (protected).", &PyDict_Type,
-                   sizeof(PyDictObject)) ||
-            !ready(&g_list_type, "parallel.list",
-                   "A list that parallel contexts may read and write (protected).", &PyList_Type,
-                   sizeof(PyListObject)) ||
-            !ready(&g_set_type, "parallel.set",
-                   "A set that parallel contexts may read and write (protected).", &PySet_Type,
-                   sizeof(PySetObject)))
-            return false;
-        done = true;
-    }
-    Py_INCREF(&g_dict_type);
-    if (PyModule_AddObject(module, "dict", reinterpret_cast<PyObject*>(&g_dict_type)) < 0) {
-        Py_DECREF(&g_dict_type);
+    if (done)
+        return true;
+    if (in_context() || in_main_section()) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "parallel.dict, parallel.list and parallel.protect() are set up on the "
+                        "main thread: use one there first (make the shared objects before "
+                        "parallel.map() or parallel.run())");
         return false;
     }
-    Py_INCREF(&g_list_type);
-    if (PyModule_AddObject(module, "list", reinterpret_cast<PyObject*>(&g_list_type)) < 0) {
-        Py_DECREF(&g_list_type);
+    g_dict_number.nb_or = binary<PyNumber_Or>;
+    g_dict_number.nb_inplace_or = dict_ior;
+    g_dict_sequence.sq_contains = dict_contains;
+    g_dict_type.tp_as_mapping = &g_dict_mapping;
+    g_dict_type.tp_as_sequence = &g_dict_sequence;
+    g_dict_type.tp_as_number = &g_dict_number;
+    g_dict_type.tp_methods = g_dict_methods;
+    g_dict_type.tp_new = dict_new;
+    g_dict_type.tp_init = dict_init;
+    g_list_type.tp_as_sequence = &g_list_sequence;
+    g_list_type.tp_as_mapping = &g_list_mapping;
+    g_list_type.tp_methods = g_list_methods;
+    g_list_type.tp_new = list_new;
+    g_list_type.tp_init = list_init;
+    g_set_number.nb_or = binary<PyNumber_Or>;
+    g_set_number.nb_and = binary<PyNumber_And>;
+    g_set_number.nb_subtract = binary<PyNumber_Subtract>;
+    g_set_number.nb_xor = binary<PyNumber_Xor>;
+    g_set_number.nb_inplace_or = set_inplace<k_update, false>;
+    g_set_number.nb_inplace_and = set_inplace<k_intersection_update, true>;
+    g_set_number.nb_inplace_subtract = set_inplace<k_difference_update, true>;
+    g_set_number.nb_inplace_xor = set_inplace<k_symmetric_difference_update, true>;
+    g_set_type.tp_as_sequence = &g_set_sequence;
+    g_set_type.tp_as_number = &g_set_number;
+    g_set_type.tp_methods = g_set_methods;
+    g_set_type.tp_new = set_new;
+    g_set_type.tp_init = set_init;
+    if (!ready(&g_dict_type, "parallel.dict",
+               "A dict that parallel contexts may read and write (protected).", &PyDict_Type,
+               sizeof(PyDictObject)) ||
+        !ready(&g_list_type, "parallel.list",
+               "A list that parallel contexts may read and write (protected).", &PyList_Type,
+               sizeof(PyListObject)) ||
+        !ready(&g_set_type, "parallel.set",
+               "A set that parallel contexts may read and write (protected).", &PySet_Type,
+               sizeof(PySetObject)))
         return false;
-    }
+    done = true;
     return true;
 }
 
+} // namespace
+
+void init_protect() { init_stripes(); }
+
+PyObject* module_getattr(PyObject* module, PyObject* name) {
+    PyTypeObject* type = nullptr;
+    if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "dict") == 0)
+        type = &g_dict_type;
+    else if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "list") == 0)
+        type = &g_list_type;
+    if (type == nullptr) {
+        PyErr_Format(PyExc_AttributeError, "module 'parallel' has no attribute '%U'", name);
+        return nullptr;
+    }
+    if (!ready_types())
+        return nullptr;
+    // Into the module's dict: later lookups find it there.
+    if (PyObject_SetAttr(module, name, reinterpret_cast<PyObject*>(type)) < 0)
+        return nullptr;
+    Py_INCREF(type);
+    return reinterpret_cast<PyObject*>(type);
+}
+
 PyObject* protect(PyObject*, PyObject* obj) {
-    if (!main_thread_only("protect"))
+    if (!main_thread_only("protect") || !ready_types())
         return nullptr;
     PyTypeObject* to = nullptr;
     if (is_protected(obj)) {

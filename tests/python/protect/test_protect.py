@@ -83,7 +83,21 @@ class ApiTest(unittest.TestCase):
         self.assertFalse(parallel.protected(5))
         self.assertEqual(parallel.unprotect(5), 5)  # nothing to undo
 
+    def test_the_types_are_made_ready_on_the_main_thread_only(self):
+        # Readied on first use; a first use in a context is refused clearly.
+        out = run_script("""
+            import parallel
+            try:
+                parallel.map(lambda i: parallel.dict(), [1])
+            except RuntimeError as e:
+                print(e)
+            print(type(parallel.dict(a=1)).__name__, parallel.list([1]))
+        """)
+        self.assertIn("set up on the main thread", out)
+        self.assertIn("dict [1]", out)
+
     def test_protect_and_the_constructors_are_refused_in_a_context(self):
+        parallel.dict, parallel.list  # made ready on the main thread (the test above)
         target = {}
 
         def protect_it(i):
