@@ -580,6 +580,16 @@ template <const char* Name, bool KeepAll> PyMethodDef write_def(const char* doc)
         METH_VARARGS | METH_KEYWORDS, doc};
 }
 
+// Pickling and copy.copy(): rebuilt as the same protected type from a plain snapshot.
+PyObject* reduce(PyObject* self, PyObject*) {
+    PyObject* snap = snapshot(self);
+    if (snap == nullptr)
+        return nullptr;
+    PyObject* r = Py_BuildValue("O(O)", reinterpret_cast<PyObject*>(Py_TYPE(self)), snap);
+    Py_DECREF(snap);
+    return r;
+}
+
 // Binary operators and comparisons: on snapshots of whichever side is protected.
 PyObject* richcompare(PyObject* a, PyObject* b, int op) {
     PyObject* sa = snapshot(a);
@@ -600,9 +610,16 @@ template <PyObject* (*Op)(PyObject*, PyObject*)> PyObject* binary(PyObject* a, P
 }
 
 PyObject* repr(PyObject* self) {
+    // An object inside itself: each snapshot is a new object, so the recursion is caught
+    // on the protected object.
+    int inside = Py_ReprEnter(self);
+    if (inside != 0)
+        return inside > 0 ? PyUnicode_FromString(Py_TYPE(self) == &g_list_type ? "[...]" : "{...}")
+                          : nullptr;
     PyObject* snap = snapshot(self);
     PyObject* r = snap ? PyObject_Repr(snap) : nullptr;
     Py_XDECREF(snap);
+    Py_ReprLeave(self);
     if (r == nullptr || Py_TYPE(self) == &g_list_type || Py_TYPE(self) == &g_dict_type)
         return r;
     PyObject* named = PyUnicode_FromFormat("parallel.set(%U)", r); // as set_repr names subtypes
@@ -826,6 +843,7 @@ PyMethodDef g_dict_methods[] = {
     {"pop", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(dict_pop)), METH_FASTCALL,
      "D.pop(k[,d]) -> v, remove specified key and return the corresponding value."},
     {"popitem", dict_popitem, METH_NOARGS, "Remove and return a (key, value) pair as a 2-tuple."},
+    {"__reduce__", reduce, METH_NOARGS, "Pickles a snapshot, unpickled as a parallel.dict."},
     read_def<k_keys>("A view of a snapshot's keys."),
     read_def<k_values>("A view of a snapshot's values."),
     read_def<k_items>("A view of a snapshot's items."),
@@ -957,8 +975,13 @@ PyObject* list_sort(PyObject* self, PyObject* args, PyObject* kwargs) {
     PyObject* result = nullptr;
     PyObject* copy = PyList_GetSlice(self, 0, PyList_GET_SIZE(self));
     PyObject* sort = copy ? PyObject_GetAttrString(copy, "sort") : nullptr;
+    Py_ssize_t n = PyList_GET_SIZE(self);
     PyObject* r = sort ? PyObject_Call(sort, args, kwargs) : nullptr;
-    if (r != nullptr && w.enter() && PyList_SetSlice(self, 0, PyList_GET_SIZE(self), copy) == 0) {
+    if (r != nullptr && PyList_GET_SIZE(self) != n) { // the key function changed the list
+        PyErr_SetString(PyExc_ValueError, "list modified during sort");
+        Py_CLEAR(r);
+    }
+    if (r != nullptr && w.enter() && PyList_SetSlice(self, 0, n, copy) == 0) {
         result = Py_None;
         Py_INCREF(result);
     }
@@ -1011,6 +1034,10 @@ PyObject* list_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
 }
 
 int list_init(PyObject* self, PyObject* args, PyObject* kwargs) {
+    if (kwargs != nullptr && PyDict_GET_SIZE(kwargs) != 0) {
+        PyErr_SetString(PyExc_TypeError, "parallel.list() takes no keyword arguments");
+        return -1;
+    }
     PyObject* r = write_call(self, &PyList_Type, "__init__", args, kwargs, true);
     Py_XDECREF(r);
     return r ? 0 : -1;
@@ -1024,6 +1051,7 @@ PyMappingMethods g_list_mapping = {list_len, list_subscript, list_ass_subscript}
 
 PyMethodDef g_list_methods[] = {
     {"append", list_append, METH_O, "Append object to the end of the list, under the lock."},
+    {"__reduce__", reduce, METH_NOARGS, "Pickles a snapshot, unpickled as a parallel.list."},
     {"pop", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(list_pop)), METH_FASTCALL,
      "Remove and return item at index (default last)."},
     {"sort", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(list_sort)),

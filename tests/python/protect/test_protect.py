@@ -4,6 +4,7 @@ contexts and the main thread at once; values written from contexts are cloned on
 heap and outlive the callback; what a write drops stays valid for the callbacks that may
 still use it."""
 import json
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -49,6 +50,10 @@ class ApiTest(unittest.TestCase):
         self.assertTrue(parallel.protected(lst))
         self.assertEqual(repr(d), "{'a': 1, 'b': 2}")
         self.assertEqual(json.dumps(d), '{"a": 1, "b": 2}')
+        for obj in (d, lst):  # pickled as a snapshot, unpickled protected
+            copy = pickle.loads(pickle.dumps(obj))
+            self.assertIs(type(copy), type(obj))
+            self.assertEqual(copy, obj)
 
     def test_protect_returns_the_same_object_and_unprotect_restores_it(self):
         for obj, plain in (({"k": 1}, dict), ([1, 2], list), ({1, 2}, set)):
