@@ -429,12 +429,15 @@ private:
 // iterator becomes a plain list, set or dict (in the context) the clone can copy.
 PyObject* plain_argument(PyObject* arg, bool mapping_ok) {
     PyTypeObject* t = Py_TYPE(arg);
+    if (!in_context()) { // the main thread passes what it has: the base type reads it
+        Py_INCREF(arg);
+        return arg;
+    }
     if (t == &g_dict_type || t == &g_list_type || t == &g_set_type)
         return snapshot(arg);
     if (t == &PyList_Type || t == &PyTuple_Type || t == &PyDict_Type || t == &PySet_Type ||
         t == &PyFrozenSet_Type || PyLong_CheckExact(arg) || PyUnicode_CheckExact(arg) ||
-        PyBytes_CheckExact(arg) || PyFloat_CheckExact(arg) || arg == Py_None || PyBool_Check(arg) ||
-        !in_context()) {
+        PyBytes_CheckExact(arg) || PyFloat_CheckExact(arg) || arg == Py_None || PyBool_Check(arg)) {
         Py_INCREF(arg);
         return arg;
     }
@@ -613,9 +616,12 @@ PyObject* repr(PyObject* self) {
     // An object inside itself: each snapshot is a new object, so the recursion is caught
     // on the protected object.
     int inside = Py_ReprEnter(self);
-    if (inside != 0)
-        return inside > 0 ? PyUnicode_FromString(Py_TYPE(self) == &g_list_type ? "[...]" : "{...}")
-                          : nullptr;
+    if (inside < 0)
+        return nullptr;
+    if (inside > 0 && Py_TYPE(self) == &g_set_type)
+        return PyUnicode_FromFormat("%s(...)", Py_TYPE(self)->tp_name); // as set_repr says it
+    if (inside > 0)
+        return PyUnicode_FromString(Py_TYPE(self) == &g_list_type ? "[...]" : "{...}");
     PyObject* snap = snapshot(self);
     PyObject* r = snap ? PyObject_Repr(snap) : nullptr;
     Py_XDECREF(snap);
@@ -1078,8 +1084,8 @@ Py_ssize_t set_len(PyObject* self) {
 }
 
 int set_contains(PyObject* self, PyObject* key) {
-    ReadScope read(self);
-    return read ? PySet_Contains(self, key) : -1;
+    ReadScope read(self); // set's own slot: a set key is looked up as a frozenset
+    return read ? PySet_Type.tp_as_sequence->sq_contains(self, key) : -1;
 }
 
 PyObject* set_add(PyObject* self, PyObject* key) {
