@@ -39,6 +39,14 @@ def append_only_tempfile():
     return f
 
 
+def read_all(f):
+    """Everything written to f so far, read at offset 0 without moving the file's offset: the
+    child shares that offset, and with O_APPEND each of its writes moves it to the end, so a
+    write between a seek(0) and a read() would make the read return nothing."""
+    size = os.fstat(f.fileno()).st_size
+    return os.pread(f.fileno(), size, 0)
+
+
 class ServerProcess:
     """pxpython ARGS in a new session (so SIGINT is not ignored, as it is in background jobs),
     cwd = the apps folder; .port once it printed its URL."""
@@ -71,8 +79,7 @@ class ServerProcess:
         return cls("-m", "parallel.http", spec, "--port", "0", "--workers", str(workers), env=env)
 
     def stderr(self):
-        self.stderr_file.seek(0)
-        return self.stderr_file.read().decode("utf-8", "replace")
+        return read_all(self.stderr_file).decode("utf-8", "replace")
 
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
         """Sends sig, waits; returns (exit status, seconds it took)."""

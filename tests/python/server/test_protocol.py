@@ -9,7 +9,8 @@ import threading
 import time
 import unittest
 
-from .serverlib import ServerProcess, append_only_tempfile, recv_exactly, recv_until_closed
+from .serverlib import (ServerProcess, append_only_tempfile, read_all, recv_exactly,
+                        recv_until_closed)
 
 GREETING = b"hello\r\n"
 
@@ -282,7 +283,7 @@ class HarnessTest(unittest.TestCase):
         # failed test_connection_lost_runs_once_per_connection under tsan.
         capture = append_only_tempfile()
         child = subprocess.Popen(
-            [sys.executable, "-c", "import os\nfor _ in range(2):\n"
+            [sys.executable, "-c", "import os\nfor _ in range(3):\n"
              "    input(); os.write(2, b'line\\n')"],
             stdin=subprocess.PIPE, stderr=capture)
         try:
@@ -294,7 +295,17 @@ class HarnessTest(unittest.TestCase):
             child.stdin.flush()
             wait_for_size(capture, 10)
             capture.seek(0)
-            self.assertEqual(capture.read(), b"line\nline\n")
+            self.assertEqual(read_all(capture), b"line\nline\n")
+
+            # A write between the seek and the read moves the shared offset to the end: a
+            # plain read() then returns nothing (this failed
+            # test_a_result_of_the_wrong_type_is_a_logged_type_error once, under load).
+            capture.seek(0)
+            child.stdin.write(b"\n")
+            child.stdin.flush()
+            wait_for_size(capture, 15)
+            self.assertEqual(capture.read(), b"", "the offset is shared with the child")
+            self.assertEqual(read_all(capture), b"line\nline\nline\n")
         finally:
             child.stdin.close()
             child.wait()
