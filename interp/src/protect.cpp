@@ -569,6 +569,7 @@ PX_NAME(symmetric_difference_update)
 PX_NAME(__reversed__)
 PX_NAME(__sizeof__)
 PX_NAME(__reduce__)
+PX_NAME(__init__)
 #undef PX_NAME
 
 template <const char* Name> PyMethodDef read_def(const char* doc) {
@@ -649,6 +650,35 @@ PyObject* refuse_new_in_context(PyTypeObject* type) {
                  "parallel context",
                  type->tp_name);
     return nullptr;
+}
+
+// The in-place operators (|=, +=, &=, ...): the base type's method `Name` as a write, then
+// self.
+template <PyTypeObject* Base, const char* Name, bool KeepAll>
+PyObject* inplace(PyObject* self, PyObject* other) {
+    PyObject* args = PyTuple_Pack(1, other);
+    PyObject* r = args ? write_call(self, Base, Name, args, nullptr, KeepAll) : nullptr;
+    Py_XDECREF(args);
+    if (r == nullptr)
+        return nullptr;
+    Py_DECREF(r);
+    Py_INCREF(self);
+    return self;
+}
+
+// tp_new: the base type's, on the main thread only.
+template <PyTypeObject* Base>
+PyObject* new_protected(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
+    if (in_context())
+        return refuse_new_in_context(type);
+    return Base->tp_new(type, args, kwargs);
+}
+
+// tp_init: the base type's __init__, a write that may drop every old element.
+template <PyTypeObject* Base> int init_protected(PyObject* self, PyObject* args, PyObject* kwargs) {
+    PyObject* r = write_call(self, Base, k___init__, args, kwargs, true);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
 }
 
 // ---- parallel.dict ----------------------------------------------------------------------------
@@ -814,29 +844,6 @@ PyObject* dict_popitem(PyObject* self, PyObject*) {
     return result;
 }
 
-PyObject* dict_ior(PyObject* self, PyObject* other) {
-    PyObject* args = PyTuple_Pack(1, other);
-    PyObject* r = args ? write_call(self, &PyDict_Type, "update", args, nullptr, true) : nullptr;
-    Py_XDECREF(args);
-    if (r == nullptr)
-        return nullptr;
-    Py_DECREF(r);
-    Py_INCREF(self);
-    return self;
-}
-
-PyObject* dict_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
-    if (in_context())
-        return refuse_new_in_context(type);
-    return PyDict_Type.tp_new(type, args, kwargs);
-}
-
-int dict_init(PyObject* self, PyObject* args, PyObject* kwargs) {
-    PyObject* r = write_call(self, &PyDict_Type, "__init__", args, kwargs, true);
-    Py_XDECREF(r);
-    return r ? 0 : -1;
-}
-
 PyMappingMethods g_dict_mapping = {dict_len, dict_getitem, dict_setitem};
 PySequenceMethods g_dict_sequence = {};
 PyNumberMethods g_dict_number = {};
@@ -998,17 +1005,6 @@ PyObject* list_sort(PyObject* self, PyObject* args, PyObject* kwargs) {
     return result;
 }
 
-PyObject* list_iadd(PyObject* self, PyObject* other) {
-    PyObject* args = PyTuple_Pack(1, other);
-    PyObject* r = args ? write_call(self, &PyList_Type, "extend", args, nullptr, false) : nullptr;
-    Py_XDECREF(args);
-    if (r == nullptr)
-        return nullptr;
-    Py_DECREF(r);
-    Py_INCREF(self);
-    return self;
-}
-
 PyObject* list_imul(PyObject* self, Py_ssize_t n) {
     PyObject* count = PyLong_FromSsize_t(n);
     PyObject* args = count ? PyTuple_Pack(1, count) : nullptr;
@@ -1033,25 +1029,19 @@ PyObject* list_repeat(PyObject* self, Py_ssize_t n) {
     return r;
 }
 
-PyObject* list_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
-    if (in_context())
-        return refuse_new_in_context(type);
-    return PyList_Type.tp_new(type, args, kwargs);
-}
-
 int list_init(PyObject* self, PyObject* args, PyObject* kwargs) {
     if (kwargs != nullptr && PyDict_GET_SIZE(kwargs) != 0) {
         PyErr_SetString(PyExc_TypeError, "parallel.list() takes no keyword arguments");
         return -1;
     }
-    PyObject* r = write_call(self, &PyList_Type, "__init__", args, kwargs, true);
-    Py_XDECREF(r);
-    return r ? 0 : -1;
+    return init_protected<&PyList_Type>(self, args, kwargs);
 }
 
 PySequenceMethods g_list_sequence = {
-    list_len,      list_concat, list_repeat,   list_item, nullptr,
-    list_ass_item, nullptr,     list_contains, list_iadd, list_imul,
+    list_len,  list_concat,   list_repeat,
+    list_item, nullptr,       list_ass_item,
+    nullptr,   list_contains, inplace<&PyList_Type, k_extend, false>,
+    list_imul,
 };
 PyMappingMethods g_list_mapping = {list_len, list_subscript, list_ass_subscript};
 
@@ -1108,29 +1098,6 @@ PyObject* set_pop(PyObject* self, PyObject*) {
     PyObject* result = w.out(PySet_Pop(self));
     w.finish();
     return result;
-}
-
-template <const char* Name, bool KeepAll> PyObject* set_inplace(PyObject* self, PyObject* other) {
-    PyObject* args = PyTuple_Pack(1, other);
-    PyObject* r = args ? write_call(self, &PySet_Type, Name, args, nullptr, KeepAll) : nullptr;
-    Py_XDECREF(args);
-    if (r == nullptr)
-        return nullptr;
-    Py_DECREF(r);
-    Py_INCREF(self);
-    return self;
-}
-
-PyObject* set_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
-    if (in_context())
-        return refuse_new_in_context(type);
-    return PySet_Type.tp_new(type, args, kwargs);
-}
-
-int set_init(PyObject* self, PyObject* args, PyObject* kwargs) {
-    PyObject* r = write_call(self, &PySet_Type, "__init__", args, kwargs, true);
-    Py_XDECREF(r);
-    return r ? 0 : -1;
 }
 
 PySequenceMethods g_set_sequence = {set_len, nullptr, nullptr,      nullptr, nullptr,
@@ -1292,32 +1259,32 @@ bool ready_types() {
         return false;
     }
     g_dict_number.nb_or = binary<PyNumber_Or>;
-    g_dict_number.nb_inplace_or = dict_ior;
+    g_dict_number.nb_inplace_or = inplace<&PyDict_Type, k_update, true>;
     g_dict_sequence.sq_contains = dict_contains;
     g_dict_type.tp_as_mapping = &g_dict_mapping;
     g_dict_type.tp_as_sequence = &g_dict_sequence;
     g_dict_type.tp_as_number = &g_dict_number;
     g_dict_type.tp_methods = g_dict_methods;
-    g_dict_type.tp_new = dict_new;
-    g_dict_type.tp_init = dict_init;
+    g_dict_type.tp_new = new_protected<&PyDict_Type>;
+    g_dict_type.tp_init = init_protected<&PyDict_Type>;
     g_list_type.tp_as_sequence = &g_list_sequence;
     g_list_type.tp_as_mapping = &g_list_mapping;
     g_list_type.tp_methods = g_list_methods;
-    g_list_type.tp_new = list_new;
+    g_list_type.tp_new = new_protected<&PyList_Type>;
     g_list_type.tp_init = list_init;
     g_set_number.nb_or = binary<PyNumber_Or>;
     g_set_number.nb_and = binary<PyNumber_And>;
     g_set_number.nb_subtract = binary<PyNumber_Subtract>;
     g_set_number.nb_xor = binary<PyNumber_Xor>;
-    g_set_number.nb_inplace_or = set_inplace<k_update, false>;
-    g_set_number.nb_inplace_and = set_inplace<k_intersection_update, true>;
-    g_set_number.nb_inplace_subtract = set_inplace<k_difference_update, true>;
-    g_set_number.nb_inplace_xor = set_inplace<k_symmetric_difference_update, true>;
+    g_set_number.nb_inplace_or = inplace<&PySet_Type, k_update, false>;
+    g_set_number.nb_inplace_and = inplace<&PySet_Type, k_intersection_update, true>;
+    g_set_number.nb_inplace_subtract = inplace<&PySet_Type, k_difference_update, true>;
+    g_set_number.nb_inplace_xor = inplace<&PySet_Type, k_symmetric_difference_update, true>;
     g_set_type.tp_as_sequence = &g_set_sequence;
     g_set_type.tp_as_number = &g_set_number;
     g_set_type.tp_methods = g_set_methods;
-    g_set_type.tp_new = set_new;
-    g_set_type.tp_init = set_init;
+    g_set_type.tp_new = new_protected<&PySet_Type>;
+    g_set_type.tp_init = init_protected<&PySet_Type>;
     if (!ready(&g_dict_type, "parallel.dict",
                "A dict that parallel contexts may read and write (protected).", &PyDict_Type,
                sizeof(PyDictObject)) ||
