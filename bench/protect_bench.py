@@ -23,20 +23,20 @@ SHARED = parallel.dict(PLAIN)
 LOOKUPS = 2000
 
 
-def read_plain(n):
-    d, keys, total = PLAIN, KEYS, 0
+def read_from(d, n):
+    keys, total = KEYS, 0
     for r in range(n):
         for k in keys[r % 7::7]:
             total += d[k]
     return total
+
+
+def read_plain(n):
+    return read_from(PLAIN, n)
 
 
 def read_shared(n):
-    d, keys, total = SHARED, KEYS, 0
-    for r in range(n):
-        for k in keys[r % 7::7]:
-            total += d[k]
-    return total
+    return read_from(SHARED, n)
 
 
 def write_shared(n):
