@@ -47,6 +47,19 @@ def read_all(f):
     return os.pread(f.fileno(), size, 0)
 
 
+def sanitizer_reports(pid):
+    """The report files a sanitizer run with log_path=P (in *SAN_OPTIONS) wrote for pid: P.pid.
+    Without them a child that exits with the sanitizer's status (66 for TSan) shows nothing."""
+    paths = []
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
+        for option in os.environ.get(var, "").split(":"):
+            if option.startswith("log_path="):
+                path = "%s.%d" % (option[len("log_path="):], pid)
+                if os.path.exists(path) and path not in paths:
+                    paths.append(path)
+    return paths
+
+
 class ServerProcess:
     """pxpython ARGS in a new session (so SIGINT is not ignored, as it is in background jobs),
     cwd = the apps folder; .port once it printed its URL."""
@@ -79,7 +92,12 @@ class ServerProcess:
         return cls("-m", "parallel.http", spec, "--port", "0", "--workers", str(workers), env=env)
 
     def stderr(self):
-        return read_all(self.stderr_file).decode("utf-8", "replace")
+        """The child's stderr, then any sanitizer report it wrote to a log_path file."""
+        text = read_all(self.stderr_file).decode("utf-8", "replace")
+        for path in sanitizer_reports(self.proc.pid):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text += "\n--- %s ---\n%s" % (path, f.read())
+        return text
 
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
         """Sends sig, waits; returns (exit status, seconds it took)."""
