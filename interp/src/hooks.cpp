@@ -10,11 +10,13 @@
 #include "px/guards.h"
 #include "px/interp.h"
 
+extern "C" int PxInterp_contexts_running = 0; // Include/pxkit.h: written in park_main()
+
 namespace px::interp {
 namespace {
 
 std::mutex g_section;       // held by a worker in a main-heap section, or by the main thread
-bool g_main_parked = false; // guarded by g_section
+bool g_main_parked = false; // written under g_section, by the main thread only
 ErrorTypes g_errors;
 
 // A worker's section state. `saved` is the context it left to act as the main thread.
@@ -26,15 +28,23 @@ thread_local Section t_section;
 
 } // namespace
 
+// While parked, contexts may run, so the main thread writes none of the caches they read
+// (Include/pxkit.h, PxInterp_contexts_running). Callbacks start after park_main() returns
+// and have ended before unpark_main() is called, and workers read the flag only in a
+// main-heap section (under g_section): plain accesses suffice.
 void park_main() {
     std::lock_guard lock(g_section);
     g_main_parked = true;
+    PxInterp_contexts_running = 1;
 }
 
 void unpark_main() {
     std::lock_guard lock(g_section);
     g_main_parked = false;
+    PxInterp_contexts_running = 0;
 }
+
+bool main_parked() { return g_main_parked; } // the main thread reads its own write
 
 thread_local int t_turns = 0; // MainHeapTurns open on this thread (the main thread's)
 

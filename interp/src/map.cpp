@@ -178,6 +178,13 @@ PyObject* map(PyObject*, PyObject* args, PyObject* kwargs) {
                         "imported parallel)");
         return nullptr;
     }
+    if (main_parked()) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "parallel.map() cannot start while parallel.map() or parallel.run() is "
+                        "waiting (this function runs for a context through "
+                        "call_from_main_thread); return, and call it after they end");
+        return nullptr;
+    }
     if (!PyCallable_Check(func)) {
         PyErr_Format(PyExc_TypeError, "parallel.map(): func must be callable, not %.200s",
                      Py_TYPE(func)->tp_name);

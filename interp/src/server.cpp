@@ -836,6 +836,19 @@ bool check_main(const char* what) {
     return true;
 }
 
+// run() and run_once() serve until they return; not from inside map() or run() themselves.
+bool check_not_parked(const char* what) {
+    if (main_parked()) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "parallel.%s() cannot start while parallel.map() or parallel.run() is "
+                     "waiting (this function runs for a context through "
+                     "call_from_main_thread); return, and call it after they end",
+                     what);
+        return false;
+    }
+    return true;
+}
+
 PyObject* server_port(PyObject* self, void*) {
     return PyLong_FromUnsignedLong(reinterpret_cast<ServerObject*>(self)->entry->port);
 }
@@ -1173,7 +1186,7 @@ bool serve(double timeout) {
 } // namespace
 
 PyObject* run(PyObject*, PyObject*) {
-    if (!check_main("run"))
+    if (!check_main("run") || !check_not_parked("run"))
         return nullptr;
     if (g_running) {
         PyErr_SetString(PyExc_RuntimeError, "parallel.run() is running already");
@@ -1190,7 +1203,7 @@ PyObject* run_once(PyObject*, PyObject* args, PyObject* kwargs) {
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|d:run_once", const_cast<char**>(keywords),
                                      &timeout))
         return nullptr;
-    if (!check_main("run_once"))
+    if (!check_main("run_once") || !check_not_parked("run_once"))
         return nullptr;
     if (g_running) {
         PyErr_SetString(PyExc_RuntimeError, "parallel.run_once() called while parallel.run() runs");

@@ -32,6 +32,9 @@ void exit_heap();
 // unpark()"; it is called with the GIL held and keeps it.
 void park_main();
 void unpark_main();
+// Whether the main thread is parked: inside parallel.map() or parallel.run(), perhaps
+// running a function a context handed it. Another map() or run() cannot start then.
+bool main_parked();
 
 // While parked, the main thread runs Python (signal handlers, queued calls) only inside a
 // MainHeapTurn, which keeps workers out of their main-heap sections meanwhile.
