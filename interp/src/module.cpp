@@ -223,6 +223,23 @@ bool add_error(PyObject* module, PyObject** slot, const char* name, PyObject* ba
     return true;
 }
 
+// CPython fills a few process-wide tables on first use, without a lock; two contexts filling
+// one at once could read it half written. They are filled here, on the main thread, before
+// any context exists. PyLong_FromString's per-base tables (the general path, every base
+// that is not a power of two): a reader that saw log_base_BASE[base] set before the writer
+// stored convwidth_base[base] parsed with a width of 0 (TSan saw the writes race).
+bool fill_lazy_tables() {
+    for (int base = 3; base <= 36; ++base) {
+        if ((base & (base - 1)) == 0)
+            continue; // powers of two are parsed without the tables
+        PyObject* one = PyLong_FromString("1", nullptr, base);
+        if (one == nullptr)
+            return false;
+        Py_DECREF(one);
+    }
+    return true;
+}
+
 } // namespace
 
 extern "C" PyObject* PyInit_parallel(void) {
@@ -254,7 +271,7 @@ extern "C" PyObject* PyInit_parallel(void) {
     // A failed callback's traceback is formatted in its context with the traceback module,
     // which only the main thread may import; importing it now keeps the first failure from
     // defining classes on the main heap.
-    if (!px::interp::init_callbacks()) {
+    if (!px::interp::init_callbacks() || !fill_lazy_tables()) {
         Py_DECREF(module);
         return nullptr;
     }

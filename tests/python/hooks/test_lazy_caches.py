@@ -26,6 +26,25 @@ class LazyCacheTest(unittest.TestCase):
             print("ok")
         """)
 
+    def test_int_parsing_tables_first_used_in_contexts(self):
+        # PyLong_FromString fills a table per base on first use, without a lock: two workers
+        # parsing one base first at once raced (a reader could use a width of 0). `parallel`
+        # fills them at import. Both workers wait for one instant and then parse with no lock
+        # taken in between, so the tsan flavour reports the race every run (3 of 3) when the
+        # tables are not filled; the release flavour checks the values.
+        check(self, """
+            import time, parallel
+            BASES = [b for b in range(3, 37) if b & (b - 1)]
+            TEXT = "1" + "0" * 40
+            START = time.monotonic() + 0.5
+            def parse(i):
+                while time.monotonic() < START:
+                    pass
+                return [int(TEXT, base) for base in BASES]
+            assert parallel.map(parse, range(2), workers=2) == [parse(i) for i in range(2)]
+            print("ok")
+        """)
+
     def test_identifiers_first_used_in_contexts(self):
         check(self, """
             import json, math, gc, parallel
