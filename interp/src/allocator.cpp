@@ -67,17 +67,17 @@ extern "C" void* PxInterp_context_realloc(void* p, std::size_t size) {
 extern "C" void PxInterp_context_free(void* p) {
     if (p == nullptr)
         return;
-    if (!px::is_context_memory(p))
+    Heap* heap = px::owner_of(p);
+    if (heap == nullptr && !px::is_context_memory(p)) [[unlikely]]
         stray("free", p);
     // Freed into its own heap, or into the session heap, which this thread uses now and no
     // rewind reclaims (an overwritten value stored on a connection's protocol instance);
     // another heap's block is left to that heap's rewind (a heap is used by one thread at a
     // time, and the rewind reclaims it anyway).
     Context* ctx = current();
-    if (ctx->deallocs != nullptr && ctx->deallocs->size() != 0)
+    if (ctx->deallocs != nullptr && ctx->deallocs->size() != 0) [[unlikely]]
         ctx->deallocs->untrack(p); // a PX_DEALLOC object died normally (deallocs.cpp)
-    Heap* heap = px::owner_of(p);
-    if ((heap == ctx->heap || heap == ctx->session) && !px::interp::frees_skipped(heap))
+    if ((heap == ctx->heap || heap == ctx->session) && heap != px::interp::t_frees_skipped)
         heap->free(p);
 }
 

@@ -36,7 +36,7 @@ void clear_thread_state(PyThreadState* ts);
 // tp_dealloc of every PX_DEALLOC object still tracked, newest first. Returns how many ran.
 std::size_t run_tracked_deallocs();
 // Whether frees of this heap's blocks are skipped now (while those deallocs run).
-bool frees_skipped(const px::Heap* heap) noexcept;
+extern __thread px::Heap* t_frees_skipped; // the heap whose frees are skipped now, or null
 
 // What a worker hands to the main thread for one item: the result, or what the main thread
 // needs to rebuild the exception. Everything here is context-owned.

@@ -18,9 +18,10 @@
 #include "px/interp.h"
 
 namespace px::interp {
-namespace {
 
-thread_local px::Heap* t_frees_skipped = nullptr; // see PxInterp_context_free
+__thread px::Heap* t_frees_skipped = nullptr; // see PxInterp_context_free
+
+namespace {
 
 void dealloc_now(void* object) {
     auto* op = static_cast<PyObject*>(object);
@@ -42,8 +43,6 @@ void dealloc_now(void* object) {
 }
 
 } // namespace
-
-bool frees_skipped(const px::Heap* heap) noexcept { return heap == t_frees_skipped; }
 
 std::size_t run_tracked_deallocs() {
     PxContext* ctx = PxCtx_current;
