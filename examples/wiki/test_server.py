@@ -640,7 +640,9 @@ class Load:
                 conn = self.server.connection()
                 try:
                     conn.connect()
-                except ConnectionRefusedError:
+                except (ConnectionRefusedError, ConnectionResetError):
+                    # The listener is closing: a SYN answered by RST rather than refused,
+                    # depending on where the kernel was; no request was sent either way.
                     self.count('refused')
                     conn = None
                     time.sleep(0.01)
