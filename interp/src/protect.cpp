@@ -570,6 +570,7 @@ PX_NAME(__reversed__)
 PX_NAME(__sizeof__)
 PX_NAME(__reduce__)
 PX_NAME(__init__)
+PX_NAME(__imul__)
 #undef PX_NAME
 
 template <const char* Name> PyMethodDef read_def(const char* doc) {
@@ -1007,15 +1008,11 @@ PyObject* list_sort(PyObject* self, PyObject* args, PyObject* kwargs) {
 
 PyObject* list_imul(PyObject* self, Py_ssize_t n) {
     PyObject* count = PyLong_FromSsize_t(n);
-    PyObject* args = count ? PyTuple_Pack(1, count) : nullptr;
-    Py_XDECREF(count);
-    PyObject* r = args ? write_call(self, &PyList_Type, "__imul__", args, nullptr, true) : nullptr;
-    Py_XDECREF(args);
-    if (r == nullptr)
+    if (count == nullptr)
         return nullptr;
-    Py_DECREF(r);
-    Py_INCREF(self);
-    return self;
+    PyObject* r = inplace<&PyList_Type, k___imul__, true>(self, count);
+    Py_DECREF(count);
+    return r;
 }
 
 PyObject* list_concat(PyObject* self, PyObject* other) {
