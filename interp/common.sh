@@ -115,23 +115,26 @@ px_apt_install_missing() {
 # patch, no `parallel` module; what pxpython's main-thread cost is measured against.
 px_flavour_settings() {
     local common=(--with-system-expat --without-ensurepip)
-    PX_BUILD_DEPS=() PX_WITH_PXKIT=1
+    # Flavours with pxkit also build its libraries with CMake: Ninja, and Boost.Asio for the
+    # server in px_runtime/px_interp.
+    local pxkit_deps=(cmake ninja-build libboost1.74-dev)
+    PX_BUILD_DEPS=("${pxkit_deps[@]}") PX_WITH_PXKIT=1
     case "$1" in
         release)
             PX_CC=gcc PX_CXX=g++
             PX_CONFIGURE_ARGS=("${common[@]}") ;;
         baseline)
             px_flavour_settings release
-            PX_WITH_PXKIT=0 ;;
+            PX_BUILD_DEPS=() PX_WITH_PXKIT=0 ;;
         debug)
             PX_CC=gcc PX_CXX=g++
             PX_CONFIGURE_ARGS=("${common[@]}" --with-pydebug) ;;
         asan)
-            PX_CC=clang-14 PX_CXX=clang++-14 PX_BUILD_DEPS=(clang-14 llvm-14)
+            PX_CC=clang-14 PX_CXX=clang++-14 PX_BUILD_DEPS+=(clang-14 libclang-rt-14-dev llvm-14)
             PX_CONFIGURE_ARGS=("${common[@]}" --with-address-sanitizer
                 --with-undefined-behavior-sanitizer --without-pymalloc) ;;
         tsan)
-            PX_CC=clang-14 PX_CXX=clang++-14 PX_BUILD_DEPS=(clang-14 llvm-14)
+            PX_CC=clang-14 PX_CXX=clang++-14 PX_BUILD_DEPS+=(clang-14 libclang-rt-14-dev llvm-14)
             PX_CONFIGURE_ARGS=("${common[@]}" --without-pymalloc
                 CFLAGS=-fsanitize=thread LDFLAGS=-fsanitize=thread) ;;
         *) px_die "unknown flavour '$1' (release, baseline, debug, asan, tsan)" ;;
