@@ -84,6 +84,16 @@ void insert_free_run(Slots& s, std::size_t first, std::size_t count);
 
 } // namespace
 
+} // namespace px::detail
+
+bool px::reserve_region() noexcept {
+    detail::Slots& s = detail::slots();
+    std::lock_guard lock(s.mu);
+    return detail::reserve_locked(s);
+}
+
+namespace px::detail {
+
 char* region_acquire(std::size_t bytes, Heap* owner) noexcept {
     std::size_t count = (bytes + kGranule - 1) >> kGranuleShift;
     Slots& s = slots();

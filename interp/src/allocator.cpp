@@ -8,9 +8,15 @@
 // and, if so, calls PxInterp_free_context_block / PxInterp_realloc_context_block. The RAW
 // domain is left alone: it is thread-safe malloc already, and thread states come from it.
 #include <algorithm>
+#include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include <unistd.h>
+
+#include <pxkit.h>
 
 #include "callbacks.h"
 #include "px/guards.h"
@@ -31,17 +37,85 @@ using px::Heap;
 
 Context* current() noexcept { return PxCtx_current; }
 
-void* ctx_alloc(Context* ctx, std::size_t n) {
-    return ctx->heap->alloc(n ? n : 1); // CPython never asks a context for 0 bytes it keeps
+// The heap whose limit refused an allocation in this callback, and its own limit: it lends
+// kLimitReserve bytes beyond it until the callback ends (end_callback_memory).
+constexpr std::size_t kLimitReserve = std::size_t{1} << 20;
+__thread Heap* t_limited = nullptr;
+__thread std::size_t t_limit = 0;
+
+// The heap said no. When its limit did (not the OS), the callback is over budget: the
+// MemoryError CPython raises now, its traceback and its description need a little memory,
+// so the heap lends some, once per callback. Past that loan allocations fail as before.
+[[gnu::cold, gnu::noinline]] void* refused(Heap* heap) {
+    if (t_limited == nullptr && heap->limit() != 0) {
+        t_limited = heap;
+        t_limit = heap->limit();
+        heap->set_limit(t_limit + kLimitReserve);
+    }
+    return nullptr;
+}
+
+[[gnu::always_inline]] inline void* ctx_alloc(Context* ctx, std::size_t n) {
+    void* p = ctx->heap->alloc(n ? n : 1); // CPython never asks a context for 0 bytes it keeps
+    return p != nullptr ? p : refused(ctx->heap);
 }
 
 } // namespace
+
+namespace px::interp {
+
+bool limit_hit() { return t_limited != nullptr; }
+std::size_t hit_limit() { return t_limit; }
+
+void end_callback_memory() {
+    if (t_limited != nullptr) {
+        t_limited->set_limit(t_limit);
+        t_limited = nullptr;
+    }
+}
+
+bool context_heap_options(px::HeapOptions& options) {
+    // Poison mode: rewound chunks become PROT_NONE, so any pointer into a context's memory
+    // that outlived the callback faults at its next use instead of reading stale data.
+    const char* poison = std::getenv("PXKIT_POISON");
+    options.poison_rewound = poison != nullptr && poison[0] != '\0' && poison[0] != '0';
+    const char* limit = std::getenv("PXKIT_CONTEXT_LIMIT");
+    if (limit == nullptr || limit[0] == '\0') {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        options.limit = pages > 0 && page > 0
+                            ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) / 4
+                            : 0;
+        return true;
+    }
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long n = std::strtoull(limit, &end, 10);
+    unsigned shift = 0;
+    switch (*end) {
+    case 'K': case 'k': shift = 10; ++end; break;
+    case 'M': case 'm': shift = 20; ++end; break;
+    case 'G': case 'g': shift = 30; ++end; break;
+    default: break;
+    }
+    if (end == limit || *end != '\0' || errno != 0 || limit[0] == '-' ||
+        n > (SIZE_MAX >> shift)) {
+        PyErr_Format(PyExc_ValueError,
+                     "PXKIT_CONTEXT_LIMIT=%.100s: expected a byte count, optionally with K, M or "
+                     "G (e.g. 512M), or 0 for no limit",
+                     limit);
+        return false;
+    }
+    options.limit = static_cast<std::size_t>(n) << shift;
+    return true;
+}
+
+} // namespace px::interp
 
 extern "C" void* PxInterp_context_malloc(std::size_t size) { return ctx_alloc(current(), size); }
 
 extern "C" void* PxInterp_context_calloc(std::size_t nelem, std::size_t elsize) {
     if (elsize != 0 && nelem > SIZE_MAX / elsize)
-        return nullptr;
+        return nullptr; // CPython raises MemoryError; no heap was asked
     void* p = ctx_alloc(current(), nelem * elsize);
     if (p != nullptr)
         std::memset(p, 0, nelem * elsize);
@@ -55,8 +129,10 @@ extern "C" void* PxInterp_context_realloc(void* p, std::size_t size) {
     if (!px::is_context_memory(p))
         stray("realloc", p);
     Heap* heap = px::owner_of(p);
-    if (heap == ctx->heap || heap == ctx->session) // the session's stays the session's
-        return heap->realloc(p, size ? size : 1);
+    if (heap == ctx->heap || heap == ctx->session) { // the session's stays the session's
+        void* q = heap->realloc(p, size ? size : 1);
+        return q != nullptr ? q : refused(heap);
+    }
     // Another context's block (it cannot be resized from here): copy it into ours.
     void* q = ctx_alloc(ctx, size);
     if (q != nullptr)
@@ -64,21 +140,42 @@ extern "C" void* PxInterp_context_realloc(void* p, std::size_t size) {
     return q;
 }
 
-extern "C" void PxInterp_context_free(void* p) {
+namespace {
+
+// Every case but the common one, out of line so the common one saves few registers.
+[[gnu::noinline]] void free_other(void* p, Heap* heap, Context* ctx) {
     if (p == nullptr)
         return;
-    Heap* heap = px::owner_of(p);
     if (heap == nullptr && !px::is_context_memory(p)) [[unlikely]]
         stray("free", p);
     // Freed into its own heap, or into the session heap, which this thread uses now and no
     // rewind reclaims (an overwritten value stored on a connection's protocol instance);
     // another heap's block is left to that heap's rewind (a heap is used by one thread at a
     // time, and the rewind reclaims it anyway).
-    Context* ctx = current();
-    if (ctx->deallocs != nullptr && ctx->deallocs->size() != 0) [[unlikely]]
+    if (ctx->deallocs != nullptr && ctx->deallocs->size() != 0)
         ctx->deallocs->untrack(p); // a PX_DEALLOC object died normally (deallocs.cpp)
     if ((heap == ctx->heap || heap == ctx->session) && heap != px::interp::t_frees_skipped)
         heap->free(p);
+}
+
+} // namespace
+
+// The common case inline: a block of the context's own heap, while no PX_DEALLOC object is
+// tracked and frees are not suspended.
+// The lookup reads only the region, as the interpreter's own tests do (Include/pxkit.h: no
+// heap in malloc mode exists while contexts run); with no call left on this path, nothing
+// needs saving.
+extern "C" void PxInterp_context_free(void* p) {
+    auto* heap = static_cast<Heap*>(PxHeap_owner(p)); // nullptr for p == nullptr
+    Context* ctx = current();
+    if (heap == ctx->heap && heap != px::interp::t_frees_skipped &&
+        (ctx->deallocs == nullptr || ctx->deallocs->size() == 0)) [[likely]] {
+        if (p == nullptr)
+            __builtin_unreachable(); // it is in the heap: Heap::free need not test it
+        heap->free(p);
+        return;
+    }
+    free_other(p, heap, ctx);
 }
 
 extern "C" void PxInterp_free_context_block(void*) {

@@ -66,6 +66,7 @@ void clear_thread_state(PyThreadState* ts) {
     ts->_px_type_epoch++; // its attribute-lookup cache names objects about to be rewound
     if (run_tracked_deallocs() > 0)
         clear_thread_state(ts); // what those deallocs left (none ran twice: run_all forgot them)
+    end_callback_memory();
 }
 
 void PendingError::clear() {
@@ -146,6 +147,21 @@ void describe_exception(Outcome& out, unsigned worker) {
 
     if (PyObject** dict_ptr = _PyObject_GetDictPtr(value); dict_ptr && *dict_ptr)
         out.attrs = Py_NewRef(*dict_ptr);
+
+    // A MemoryError after the heap's limit refused memory is the limit's doing: it comes back
+    // as parallel.ContextMemoryError (a MemoryError), saying which limit and how to raise it.
+    if (limit_hit() && PyErr_GivenExceptionMatches(type, PyExc_MemoryError) &&
+        error_types().context_memory_error != nullptr) {
+        Py_SETREF(out.type, Py_NewRef(error_types().context_memory_error));
+        Py_CLEAR(out.attrs);
+        PyObject* message = PyUnicode_FromFormat(
+            "the callback's context heap reached its limit of %zu bytes (PXKIT_CONTEXT_LIMIT "
+            "sets it; by default a quarter of physical memory, 0 for none)",
+            hit_limit());
+        Py_XSETREF(out.args, message ? PyTuple_Pack(1, message) : nullptr);
+        Py_XDECREF(message);
+        PyErr_Clear();
+    }
 
     PyObject* message = PyObject_Str(value);
     if (message == nullptr) {

@@ -10,6 +10,7 @@
 
 namespace px {
 class Heap;
+struct HeapOptions;
 }
 
 namespace px::interp {
@@ -36,7 +37,22 @@ void clear_thread_state(PyThreadState* ts);
 // tp_dealloc of every PX_DEALLOC object still tracked, newest first. Returns how many ran.
 std::size_t run_tracked_deallocs();
 // Whether frees of this heap's blocks are skipped now (while those deallocs run).
-extern __thread px::Heap* t_frees_skipped; // the heap whose frees are skipped now, or null
+// The heap whose frees are skipped now, or null. local-exec: px_interp is linked into the
+// pxpython executable only, so the context free path reads it in one instruction.
+extern __thread px::Heap* t_frees_skipped __attribute__((tls_model("local-exec")));
+
+// A context heap's byte limit (parallel.ContextMemoryError). Every context heap, a map
+// worker's or a connection's, is made with context_heap_options(): PXKIT_POISON, and the
+// limit PXKIT_CONTEXT_LIMIT (bytes, with an optional K, M or G suffix; 0: none), a quarter of
+// physical memory when unset. False with a ValueError set when the variable is malformed.
+bool context_heap_options(px::HeapOptions& options);
+// In the context: whether an allocation of this callback was refused by the heap's limit
+// (the heap then lends kLimitReserve bytes more, so the MemoryError can be raised, caught
+// and described), and the limit itself. end_callback_memory() takes the loan back; every
+// callback calls it before its rewind (clear_thread_state does).
+bool limit_hit();
+std::size_t hit_limit();
+void end_callback_memory();
 
 // What a worker hands to the main thread for one item: the result, or what the main thread
 // needs to rebuild the exception. Everything here is context-owned.

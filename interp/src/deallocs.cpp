@@ -19,7 +19,8 @@
 
 namespace px::interp {
 
-__thread px::Heap* t_frees_skipped = nullptr; // see PxInterp_context_free
+__thread px::Heap* t_frees_skipped __attribute__((tls_model("local-exec"))) =
+    nullptr; // see PxInterp_context_free
 
 namespace {
 

@@ -46,6 +46,34 @@ void unpark_main() {
 
 bool main_parked() { return g_main_parked; } // the main thread reads its own write
 
+bool check_contexts_can_start(const char* what) {
+    if (main_parked()) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "parallel.%s() cannot start while parallel.map() or parallel.run() is "
+                     "waiting (this function runs for a context through "
+                     "call_from_main_thread); return, and call it after they end",
+                     what);
+        return false;
+    }
+    if (!px::reserve_region()) {
+        PyErr_Format(PyExc_MemoryError,
+                     "parallel.%s() cannot reserve the address range context heaps live in "
+                     "(PX_REGION_GIB GiB, 64 by default): the OS refused it (under `ulimit -v` "
+                     "or valgrind); set PX_REGION_GIB to fewer GiB, or raise the limit",
+                     what);
+        return false;
+    }
+    if (__atomic_load_n(&PxHeap_region.malloc_heaps, __ATOMIC_RELAXED) != 0) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "parallel.%s() cannot start contexts while a px::Heap in "
+                     "malloc_per_allocation mode exists (the interpreter finds context memory "
+                     "by its address in the heap region); destroy that heap first",
+                     what);
+        return false;
+    }
+    return true;
+}
+
 thread_local int t_turns = 0; // MainHeapTurns open on this thread (the main thread's)
 
 MainHeapTurn::MainHeapTurn() {

@@ -52,7 +52,7 @@ void stop_worker_thread(runtime::Worker& worker) {
     worker.user = nullptr;
 }
 
-runtime::WorkerPool& pool_for(unsigned workers) {
+runtime::WorkerPool& pool_for(unsigned workers, const px::HeapOptions& heap) {
     if (!g_pool || g_pool->size() < workers) {
         g_pool.reset(); // joins the old threads, which delete their thread states
         {
@@ -61,10 +61,7 @@ runtime::WorkerPool& pool_for(unsigned workers) {
         }
         runtime::PoolOptions options;
         options.workers = workers;
-        // Poison mode: rewound chunks become PROT_NONE, so any pointer into a context's memory
-        // that outlived the callback faults at its next use instead of reading stale data.
-        const char* poison = std::getenv("PXKIT_POISON");
-        options.heap.poison_rewound = poison != nullptr && poison[0] != '\0' && poison[0] != '0';
+        options.heap = heap;
         options.thread_start = start_worker_thread;
         options.thread_stop = stop_worker_thread;
         g_pool = std::make_unique<runtime::WorkerPool>(std::move(options));
@@ -178,13 +175,8 @@ PyObject* map(PyObject*, PyObject* args, PyObject* kwargs) {
                         "imported parallel)");
         return nullptr;
     }
-    if (main_parked()) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "parallel.map() cannot start while parallel.map() or parallel.run() is "
-                        "waiting (this function runs for a context through "
-                        "call_from_main_thread); return, and call it after they end");
+    if (!check_contexts_can_start("map"))
         return nullptr;
-    }
     if (!PyCallable_Check(func)) {
         PyErr_Format(PyExc_TypeError, "parallel.map(): func must be callable, not %.200s",
                      Py_TYPE(func)->tp_name);
@@ -210,9 +202,14 @@ PyObject* map(PyObject*, PyObject* args, PyObject* kwargs) {
         Py_DECREF(items);
         return nullptr;
     }
+    px::HeapOptions heap_options;
+    if (!context_heap_options(heap_options)) {
+        Py_DECREF(items);
+        return nullptr;
+    }
     runtime::WorkerPool* pool = nullptr;
     try {
-        pool = &pool_for(workers);
+        pool = &pool_for(workers, heap_options);
     } catch (const std::exception& e) {
         Py_DECREF(items);
         PyErr_Format(PyExc_RuntimeError, "parallel.map(): cannot start workers: %s", e.what());

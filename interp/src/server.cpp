@@ -836,18 +836,6 @@ bool check_main(const char* what) {
     return true;
 }
 
-// run() and run_once() serve until they return; not from inside map() or run() themselves.
-bool check_not_parked(const char* what) {
-    if (main_parked()) {
-        PyErr_Format(PyExc_RuntimeError,
-                     "parallel.%s() cannot start while parallel.map() or parallel.run() is "
-                     "waiting (this function runs for a context through "
-                     "call_from_main_thread); return, and call it after they end",
-                     what);
-        return false;
-    }
-    return true;
-}
 
 PyObject* server_port(PyObject* self, void*) {
     return PyLong_FromUnsignedLong(reinterpret_cast<ServerObject*>(self)->entry->port);
@@ -962,8 +950,10 @@ PyObject* server(PyObject*, PyObject* args, PyObject* kwargs) {
     options.host = host;
     options.port = static_cast<std::uint16_t>(port);
     options.workers = workers;
-    const char* poison = std::getenv("PXKIT_POISON");
-    options.heap.poison_rewound = poison != nullptr && poison[0] != '\0' && poison[0] != '0';
+    if (!context_heap_options(options.heap)) {
+        Py_DECREF(obj);
+        return nullptr;
+    }
     options.thread_start = [&e](unsigned) { worker_started(e); };
     options.thread_stop = [](unsigned) { worker_stopped(); };
     // The factory runs on a worker for each connection; it reads e.http, fixed by register()
@@ -1186,7 +1176,7 @@ bool serve(double timeout) {
 } // namespace
 
 PyObject* run(PyObject*, PyObject*) {
-    if (!check_main("run") || !check_not_parked("run"))
+    if (!check_main("run") || !check_contexts_can_start("run"))
         return nullptr;
     if (g_running) {
         PyErr_SetString(PyExc_RuntimeError, "parallel.run() is running already");
@@ -1203,7 +1193,7 @@ PyObject* run_once(PyObject*, PyObject* args, PyObject* kwargs) {
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|d:run_once", const_cast<char**>(keywords),
                                      &timeout))
         return nullptr;
-    if (!check_main("run_once") || !check_not_parked("run_once"))
+    if (!check_main("run_once") || !check_contexts_can_start("run_once"))
         return nullptr;
     if (g_running) {
         PyErr_SetString(PyExc_RuntimeError, "parallel.run_once() called while parallel.run() runs");

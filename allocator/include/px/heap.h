@@ -108,6 +108,10 @@ struct Cleanup; // opaque handle; lives in the heap that made it
 // still reports its heap; a pointer into memory returned to the OS reports nullptr.
 inline Heap* owner_of(const void* p) noexcept;
 inline bool is_context_memory(const void* p) noexcept; // p lies in the region at all
+// Reserves the region now if it is not yet (heaps do it at their first chunk): false when
+// the OS refuses the address range (PX_REGION_GIB GiB, 64 by default; `ulimit -v` or
+// valgrind may refuse it), so a caller can say so before any heap needs memory.
+bool reserve_region() noexcept;
 
 // Size classes: blocks up to 1 KiB round up to 16 bytes, up to 32 KiB to a quarter of a
 // power of two; larger blocks get a chunk of their own.

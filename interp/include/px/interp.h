@@ -33,8 +33,13 @@ void exit_heap();
 void park_main();
 void unpark_main();
 // Whether the main thread is parked: inside parallel.map() or parallel.run(), perhaps
-// running a function a context handed it. Another map() or run() cannot start then.
+// running a function a context handed it.
 bool main_parked();
+// Whether parallel.<what>() may start contexts now; if not, a RuntimeError saying why is set.
+// Not while the main thread is parked (another map() or run() is waiting), and not while a
+// heap in malloc mode exists: the interpreter's ownership tests read only the region
+// (Include/pxkit.h).
+bool check_contexts_can_start(const char* what);
 
 // While parked, the main thread runs Python (signal handlers, queued calls) only inside a
 // MainHeapTurn, which keeps workers out of their main-heap sections meanwhile.
