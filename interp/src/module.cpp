@@ -172,6 +172,8 @@ PyMethodDef g_methods[] = {
      "Test only: a thread without the GIL swaps in its own thread state."},
     {"_probe_refcount", px::interp::probe_refcount, METH_O,
      "Test only: refcounting of a main-owned and a context-owned object in a context."},
+    {"_probe_malloc_mode_heap", px::interp::probe_malloc_mode_heap, METH_O,
+     "Test only: make (True) or destroy (False) a heap in malloc_per_allocation mode."},
     {"_heap_stats", px::interp::heap_stats, METH_NOARGS,
      "_heap_stats() -> list of dict: each worker heap's statistics (main thread, between "
      "maps)."},

@@ -141,4 +141,20 @@ PyObject* probe_refcount(PyObject*, PyObject* obj) {
                      {"ctx_after_decref", ctx_after_decref}});
 }
 
+PyObject* probe_malloc_mode_heap(PyObject*, PyObject* on) {
+    static px::Heap* heap = nullptr; // main thread only (the GIL is held)
+    int want = PyObject_IsTrue(on);
+    if (want < 0)
+        return nullptr;
+    if (want && heap == nullptr) {
+        px::HeapOptions options;
+        options.malloc_per_allocation = true;
+        heap = new px::Heap(options);
+    } else if (!want && heap != nullptr) {
+        delete heap;
+        heap = nullptr;
+    }
+    Py_RETURN_NONE;
+}
+
 } // namespace px::interp

@@ -83,3 +83,24 @@ def concat(_):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def add_one(x):
+    return x + 1
+
+
+class RegionOnlyTest(unittest.TestCase):
+    """Patch 0027: the interpreter finds context memory by its address in the heap region, so
+    contexts do not start while a heap in malloc mode (whose blocks lie outside it) exists."""
+
+    def tearDown(self):
+        parallel._probe_malloc_mode_heap(False)
+
+    def test_contexts_refuse_to_start_beside_a_malloc_mode_heap(self):
+        parallel._probe_malloc_mode_heap(True)
+        with self.assertRaisesRegex(RuntimeError, "malloc_per_allocation mode"):
+            parallel.map(add_one, [1, 2])
+        with self.assertRaisesRegex(RuntimeError, "malloc_per_allocation mode"):
+            parallel.run_once(0)
+        parallel._probe_malloc_mode_heap(False)
+        self.assertEqual(parallel.map(add_one, [1, 2]), [2, 3])
