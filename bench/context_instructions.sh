@@ -36,9 +36,11 @@ count() { # mode reps
 }
 
 counts=()
-for run in "main 2" "main 0" "context 2" "context 0"; do
-    n="$(count $run)" || exit 2
-    counts+=("$n")
+for mode in main context; do
+    for reps in 2 0; do
+        n="$(count "$mode" "$reps")" || exit 2
+        counts+=("$n")
+    done
 done
 main=$((counts[0] - counts[1]))
 ctx=$((counts[2] - counts[3]))
