@@ -1,6 +1,8 @@
 // callbacks.cpp — see callbacks.h.
 #include "callbacks.h"
 
+#include <string>
+
 #include "px/guards.h"
 #include "px/interp.h"
 
@@ -115,6 +117,23 @@ void describe_exception(Outcome& out, unsigned worker) {
         Py_XDECREF(tb);
         return;
     }
+    // A MemoryError after the heap's limit refused memory is the limit's doing: it is
+    // described as parallel.ContextMemoryError (a MemoryError) saying which limit and how to
+    // raise it, with the same traceback (the heap lends the memory this takes).
+    if (limit_hit() && PyErr_GivenExceptionMatches(type, PyExc_MemoryError) &&
+        error_types().context_memory_error != nullptr) {
+        PyObject* limit_error = PyObject_CallFunction(
+            error_types().context_memory_error, "s",
+            ("the callback's context heap reached its limit of " + std::to_string(hit_limit()) +
+             " bytes (PXKIT_CONTEXT_LIMIT sets it; by default a quarter of physical memory, 0 "
+             "for none)")
+                .c_str());
+        if (limit_error != nullptr) {
+            Py_SETREF(value, limit_error);
+            Py_SETREF(type, Py_NewRef(Py_TYPE(limit_error)));
+        }
+        PyErr_Clear();
+    }
     if (tb != nullptr)
         PyException_SetTraceback(value, tb);
     out.type = type;
@@ -147,21 +166,6 @@ void describe_exception(Outcome& out, unsigned worker) {
 
     if (PyObject** dict_ptr = _PyObject_GetDictPtr(value); dict_ptr && *dict_ptr)
         out.attrs = Py_NewRef(*dict_ptr);
-
-    // A MemoryError after the heap's limit refused memory is the limit's doing: it comes back
-    // as parallel.ContextMemoryError (a MemoryError), saying which limit and how to raise it.
-    if (limit_hit() && PyErr_GivenExceptionMatches(type, PyExc_MemoryError) &&
-        error_types().context_memory_error != nullptr) {
-        Py_SETREF(out.type, Py_NewRef(error_types().context_memory_error));
-        Py_CLEAR(out.attrs);
-        PyObject* message = PyUnicode_FromFormat(
-            "the callback's context heap reached its limit of %zu bytes (PXKIT_CONTEXT_LIMIT "
-            "sets it; by default a quarter of physical memory, 0 for none)",
-            hit_limit());
-        Py_XSETREF(out.args, message ? PyTuple_Pack(1, message) : nullptr);
-        Py_XDECREF(message);
-        PyErr_Clear();
-    }
 
     PyObject* message = PyObject_Str(value);
     if (message == nullptr) {

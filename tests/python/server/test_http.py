@@ -246,6 +246,41 @@ class HttpAppTest(unittest.TestCase):
         self.assertTrue(out.startswith(b"Hello, World!Hello, World!{"), out)
 
 
+
+class ContextLimitTest(unittest.TestCase):
+    """A route over its connection heap's byte limit (PXKIT_CONTEXT_LIMIT) gets a 500, the
+    log names parallel.ContextMemoryError, and the server keeps serving: every connection's
+    heap, a later route on the same worker, and the same route again."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ServerProcess.app("web_app:Web", env={"PXKIT_CONTEXT_LIMIT": "32M"})
+
+    @classmethod
+    def tearDownClass(cls):
+        status, seconds = cls.server.stop()
+        cls.server.close()
+        assert status == 0 and seconds < 5, (status, seconds)
+
+    def get(self, path):
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=60)
+        try:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    def test_route_over_the_limit_is_500_and_the_server_keeps_serving(self):
+        for _ in range(3):
+            self.assertEqual(self.get("/hog")[0], 500)
+            self.assertEqual(self.get("/hello"), (200, b"Hello, World!"))
+        deadline = time.monotonic() + 10
+        while "ContextMemoryError" not in self.server.stderr() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn("ContextMemoryError", self.server.stderr())
+        self.assertIn("limit of 33554432 bytes", self.server.stderr())
+
 class CommandLineTest(unittest.TestCase):
     def run_cli(self, *args):
         env = dict(os.environ, PYTHONPATH=APPS, PX_WEB_DATA=DATA)

@@ -30,6 +30,12 @@ class Web(HttpServer):
         return {}["missing"]
 
     @route
+    def hog(self, request):  # allocates until the connection heap's limit says no
+        kept = []
+        while True:
+            kept.append(bytearray(4096))
+
+    @route
     def teapot(self, request):
         self.error(request, 418, "short and stout")
 
