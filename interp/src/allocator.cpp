@@ -43,21 +43,25 @@ constexpr std::size_t kLimitReserve = std::size_t{1} << 20;
 __thread Heap* t_limited = nullptr;
 __thread std::size_t t_limit = 0;
 
-// The heap said no. When its limit did (not the OS), the callback is over budget: the
-// MemoryError CPython raises now, its traceback and its description need a little memory,
-// so the heap lends some, once per callback. Past that loan allocations fail as before.
-[[gnu::cold, gnu::noinline]] void* refused(Heap* heap) {
-    if (t_limited == nullptr && heap->limit() != 0) {
+// The heap said no to `size` bytes. When its limit did (not the OS: a request counts at
+// most 1.25 x its size plus 64 bytes of header and padding against the limit), the callback
+// is over budget: the MemoryError CPython raises now, its traceback and its description
+// need a little memory, so the heap lends some, once per callback. Past that loan
+// allocations fail as before.
+[[gnu::cold, gnu::noinline]] void* refused(Heap* heap, std::size_t size) {
+    std::size_t limit = heap->limit();
+    if (t_limited == nullptr && limit != 0 &&
+        heap->stats().bytes_held + size + size / 4 + 64 > limit) {
         t_limited = heap;
-        t_limit = heap->limit();
-        heap->set_limit(t_limit + kLimitReserve);
+        t_limit = limit;
+        heap->set_limit(limit + kLimitReserve);
     }
     return nullptr;
 }
 
 [[gnu::always_inline]] inline void* ctx_alloc(Context* ctx, std::size_t n) {
     void* p = ctx->heap->alloc(n ? n : 1); // CPython never asks a context for 0 bytes it keeps
-    return p != nullptr ? p : refused(ctx->heap);
+    return p != nullptr ? p : refused(ctx->heap, n);
 }
 
 } // namespace
@@ -131,7 +135,7 @@ extern "C" void* PxInterp_context_realloc(void* p, std::size_t size) {
     Heap* heap = px::owner_of(p);
     if (heap == ctx->heap || heap == ctx->session) { // the session's stays the session's
         void* q = heap->realloc(p, size ? size : 1);
-        return q != nullptr ? q : refused(heap);
+        return q != nullptr ? q : refused(heap, size);
     }
     // Another context's block (it cannot be resized from here): copy it into ours.
     void* q = ctx_alloc(ctx, size);

@@ -110,6 +110,15 @@ class ContextMemory(unittest.TestCase):
         self.check_lines(r, ["('ok', [('MemoryError', True), ('MemoryError', True)])",
                              "ContextMemoryError"])
 
+    def test_memory_refused_below_the_limit_is_a_plain_memory_error(self):
+        """A 2 GiB block in a 1 GiB region under a 4 GiB limit: the region, not the limit,
+        says no, so the callback gets a plain MemoryError and nothing is lent."""
+        r = run_child("""
+            print(outcome(big, [2 << 30])[0:2])
+            print(outcome(big, [1 << 20]))
+        """, env={"PXKIT_CONTEXT_LIMIT": "4G", "PX_REGION_GIB": "1"})
+        self.check_lines(r, ["('MemoryError', True)", "('ok', [1048576])"])
+
     def test_no_limit(self):
         r = run_child("""
             print(outcome(big, [64 << 20]))
