@@ -68,8 +68,7 @@ __thread std::size_t t_limit = 0;
 
 namespace px::interp {
 
-bool limit_hit() { return t_limited != nullptr; }
-std::size_t hit_limit() { return t_limit; }
+std::size_t limit_hit() { return t_limited != nullptr ? t_limit : 0; }
 
 void end_callback_memory() {
     if (t_limited != nullptr) {
@@ -165,10 +164,9 @@ namespace {
 } // namespace
 
 // The common case inline: a block of the context's own heap, while no PX_DEALLOC object is
-// tracked and frees are not suspended.
-// The lookup reads only the region, as the interpreter's own tests do (Include/pxkit.h: no
-// heap in malloc mode exists while contexts run); with no call left on this path, nothing
-// needs saving.
+// tracked and frees are not suspended. The lookup reads only the region, as the
+// interpreter's own tests do (Include/pxkit.h: no heap in malloc mode exists while contexts
+// run), so no call is left on this path and nothing needs saving.
 extern "C" void PxInterp_context_free(void* p) {
     auto* heap = static_cast<Heap*>(PxHeap_owner(p)); // nullptr for p == nullptr
     Context* ctx = current();

@@ -1,8 +1,6 @@
 // callbacks.cpp — see callbacks.h.
 #include "callbacks.h"
 
-#include <string>
-
 #include "px/guards.h"
 #include "px/interp.h"
 
@@ -120,14 +118,15 @@ void describe_exception(Outcome& out, unsigned worker) {
     // A MemoryError after the heap's limit refused memory is the limit's doing: it is
     // described as parallel.ContextMemoryError (a MemoryError) saying which limit and how to
     // raise it, with the same traceback (the heap lends the memory this takes).
-    if (limit_hit() && PyErr_GivenExceptionMatches(type, PyExc_MemoryError) &&
+    if (std::size_t limit = limit_hit();
+        limit != 0 && PyErr_GivenExceptionMatches(type, PyExc_MemoryError) &&
         error_types().context_memory_error != nullptr) {
         PyObject* limit_error = PyObject_CallFunction(
-            error_types().context_memory_error, "s",
-            ("the callback's context heap reached its limit of " + std::to_string(hit_limit()) +
-             " bytes (PXKIT_CONTEXT_LIMIT sets it; by default a quarter of physical memory, 0 "
-             "for none)")
-                .c_str());
+            error_types().context_memory_error, "N",
+            PyUnicode_FromFormat("the callback's context heap reached its limit of %zu bytes "
+                                 "(PXKIT_CONTEXT_LIMIT sets it; by default a quarter of "
+                                 "physical memory, 0 for none)",
+                                 limit));
         if (limit_error != nullptr) {
             Py_SETREF(value, limit_error);
             Py_SETREF(type, Py_NewRef(Py_TYPE(limit_error)));

@@ -46,12 +46,11 @@ extern __thread px::Heap* t_frees_skipped __attribute__((tls_model("local-exec")
 // limit PXKIT_CONTEXT_LIMIT (bytes, with an optional K, M or G suffix; 0: none), a quarter of
 // physical memory when unset. False with a ValueError set when the variable is malformed.
 bool context_heap_options(px::HeapOptions& options);
-// In the context: whether an allocation of this callback was refused by the heap's limit
-// (the heap then lends kLimitReserve bytes more, so the MemoryError can be raised, caught
-// and described), and the limit itself. end_callback_memory() takes the loan back; every
-// callback calls it before its rewind (clear_thread_state does).
-bool limit_hit();
-std::size_t hit_limit();
+// In the context: the limit that refused an allocation of this callback, or 0 (the heap
+// then lends kLimitReserve bytes more, so the MemoryError can be raised, caught and
+// described). end_callback_memory() takes the loan back; every callback calls it before its
+// rewind (clear_thread_state does).
+std::size_t limit_hit();
 void end_callback_memory();
 
 // What a worker hands to the main thread for one item: the result, or what the main thread
